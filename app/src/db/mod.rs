@@ -1,0 +1,142 @@
+//! The database handle: connecting by URL, the versioned schema, and the accessor server
+//! functions use. Server-only.
+
+mod migrations;
+
+use std::time::Duration;
+
+use surrealdb::engine::any::{self, Any};
+use surrealdb::opt::auth::Root;
+use surrealdb::Surreal;
+
+use crate::error::AppError;
+
+pub use migrations::{migrate, MigrateError, SCHEMA_VERSION};
+
+/// A cheap-to-clone handle on the one connection (pool) the process shares.
+pub type Db = Surreal<Any>;
+
+/// Namespace and database every sunfleet deployment uses inside SurrealDB.
+const NAMESPACE: &str = "sunfleet";
+const DATABASE: &str = "main";
+
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    pub url: String,
+    pub user: Option<String>,
+    pub pass: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(
+        "SUNFLEET_DB: unsupported endpoint {0:?}; use surrealkv://PATH, mem://, ws://HOST:PORT or wss://HOST:PORT"
+    )]
+    Scheme(String),
+    #[error("SUNFLEET_DB: cannot open {url}: {reason}")]
+    Open { url: String, reason: String },
+    #[error("SUNFLEET_DB: no answer from {0} within 10 s")]
+    Timeout(String),
+    #[error("SUNFLEET_DB_USER / SUNFLEET_DB_PASS: sign-in to {url} failed: {reason}")]
+    SignIn { url: String, reason: String },
+}
+
+/// Opens the database named by `SUNFLEET_DB` and selects sunfleet's namespace and database.
+pub async fn connect(config: &DbConfig) -> Result<Db, ConnectError> {
+    let url = config.url.trim().to_string();
+    let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or("");
+    let remote = matches!(scheme, "ws" | "wss");
+    if !remote && !matches!(scheme, "surrealkv" | "mem") {
+        return Err(ConnectError::Scheme(url));
+    }
+    let open = |e: surrealdb::Error| ConnectError::Open {
+        url: url.clone(),
+        reason: e.to_string(),
+    };
+    // A remote server that accepts TCP but never answers would otherwise hang start-up.
+    let db = tokio::time::timeout(Duration::from_secs(10), any::connect(url.as_str()))
+        .await
+        .map_err(|_| ConnectError::Timeout(url.clone()))?
+        .map_err(open)?;
+    if remote {
+        if let (Some(username), Some(password)) = (&config.user, &config.pass) {
+            let root = Root {
+                username: username.clone(),
+                password: password.clone(),
+            };
+            tokio::time::timeout(Duration::from_secs(10), db.signin(root))
+                .await
+                .map_err(|_| ConnectError::Timeout(url.clone()))?
+                .map_err(|e| ConnectError::SignIn {
+                    url: url.clone(),
+                    reason: e.to_string(),
+                })?;
+        }
+    }
+    db.use_ns(NAMESPACE).use_db(DATABASE).await.map_err(open)?;
+    Ok(db)
+}
+
+/// A trivial query, for `/readyz`.
+pub async fn ping(db: &Db) -> Result<(), surrealdb::Error> {
+    db.query("RETURN true").await?.check()?;
+    Ok(())
+}
+
+/// Whether a one-time job (such as the demo seed) has run on this database.
+pub async fn flag_is_set(db: &Db, name: &str) -> Result<bool, surrealdb::Error> {
+    let mut response = db
+        .query("SELECT VALUE done FROM ONLY type::record('meta', $name)")
+        .bind(("name", name.to_string()))
+        .await?
+        .check()?;
+    let done: Option<bool> = response.take(0)?;
+    Ok(done.unwrap_or(false))
+}
+
+/// Records that a one-time job has run.
+pub async fn set_flag(db: &Db, name: &str) -> Result<(), surrealdb::Error> {
+    db.query("UPSERT type::record('meta', $name) SET done = true, at = time::now()")
+        .bind(("name", name.to_string()))
+        .await?
+        .check()?;
+    Ok(())
+}
+
+/// The database handle for the current request (provided by the server for every page
+/// render and server function).
+pub fn db() -> Result<Db, AppError> {
+    leptos::prelude::use_context::<Db>()
+        .ok_or_else(|| AppError::internal("no database in context", "BUG: server did not provide Db"))
+}
+
+/// Maps a database failure to an opaque internal error, logging the detail.
+pub fn internal(context: &'static str) -> impl FnOnce(surrealdb::Error) -> AppError {
+    move |e| AppError::internal(context, e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(url: &str) -> DbConfig {
+        DbConfig {
+            url: url.into(),
+            user: None,
+            pass: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unknown_scheme_is_named_in_the_error() {
+        let err = connect(&config("postgres://x")).await.unwrap_err();
+        assert!(err.to_string().starts_with("SUNFLEET_DB: unsupported endpoint"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_reported_not_hung() {
+        // Port 9 (discard) on loopback: nothing listens there, the connection is refused.
+        let err = connect(&config("ws://127.0.0.1:9")).await.unwrap_err();
+        assert!(err.to_string().starts_with("SUNFLEET_DB: "), "{err}");
+    }
+}

@@ -1,0 +1,154 @@
+//! The Device page: identity and latest status of one device.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use super::api::get_device;
+use super::model::{fault_label, DeviceDetail, LatestStatus};
+use crate::error::AppError;
+use crate::ui::format::{celsius, rpm, volts, watts};
+use crate::ui::{ErrorBox, Loading, NotFound, StatusBadge};
+
+#[component]
+pub fn DevicePage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let device = Resource::new(id, get_device);
+    view! {
+        <Suspense fallback=|| view! { <Loading what="device" /> }>
+            {move || {
+                device
+                    .get()
+                    .map(|result| match result {
+                        Ok(device) => view! { <DeviceView device /> }.into_any(),
+                        Err(AppError::NotFound { .. }) => {
+                            view! { <NotFound what="device" /> }.into_any()
+                        }
+                        Err(error) => view! { <ErrorBox error /> }.into_any(),
+                    })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn DeviceView(device: DeviceDetail) -> impl IntoView {
+    let DeviceDetail {
+        id,
+        name,
+        model,
+        firmware,
+        owner,
+        dealer,
+        timezone,
+        location,
+        installed_on,
+        offline_timeout_min,
+        connectivity,
+        latest,
+    } = device;
+    let fault = latest.as_ref().and_then(|l| l.fault_code);
+    let location = location
+        .map(|l| format!("{:.5}, {:.5}", l.lat, l.lon))
+        .unwrap_or_else(|| "not set".into());
+    view! {
+        <Title text=name.clone() />
+        <section class="page device">
+            <nav class="crumbs" aria-label="Breadcrumb">
+                <a href="/">"Fleet"</a>
+                " / "
+                <span aria-current="page">{name.clone()}</span>
+            </nav>
+            <header class="page-head">
+                <h1>{name}</h1>
+                <p class="status-line">
+                    <StatusBadge connectivity fault_code=fault />
+                </p>
+            </header>
+            <div class="cards">
+                <section class="card" aria-labelledby="latest-h">
+                    <h2 id="latest-h">"Latest status"</h2>
+                    {match latest {
+                        Some(latest) => view! { <Latest latest /> }.into_any(),
+                        None => {
+                            view! { <p class="empty">"No reading has arrived from this device yet."</p> }
+                                .into_any()
+                        }
+                    }}
+                </section>
+                <section class="card" aria-labelledby="identity-h">
+                    <h2 id="identity-h">"Identity"</h2>
+                    <dl class="facts">
+                        <dt>"Device id"</dt>
+                        <dd class="mono">{id.to_string()}</dd>
+                        <dt>"Model"</dt>
+                        <dd>{model}</dd>
+                        <dt>"Firmware"</dt>
+                        <dd>{firmware}</dd>
+                        <dt>"Owner"</dt>
+                        <dd>{owner}</dd>
+                        <dt>"Installed by"</dt>
+                        <dd>{dealer.unwrap_or_else(|| "—".into())}</dd>
+                        <dt>"Installed on"</dt>
+                        <dd>{installed_on.unwrap_or_else(|| "—".into())}</dd>
+                        <dt>"Timezone"</dt>
+                        <dd>{timezone}</dd>
+                        <dt>"Location"</dt>
+                        <dd>{location}</dd>
+                        <dt>"Offline after"</dt>
+                        <dd>{format!("{offline_timeout_min} min of silence")}</dd>
+                    </dl>
+                </section>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn Latest(latest: LatestStatus) -> impl IntoView {
+    let motor = if latest.motor_on {
+        format!("running, {}", rpm(latest.motor_rpm))
+    } else {
+        "stopped".to_string()
+    };
+    let fault = match latest.fault_code {
+        Some(code) => format!("E{code:02} {}", fault_label(code)),
+        None => "none".into(),
+    };
+    view! {
+        <p class="reading-time">
+            {format!("Reading of {} ({})", latest.at_local, latest.ago)}
+        </p>
+        <dl class="metrics">
+            <div class="metric solar">
+                <dt>"Solar"</dt>
+                <dd data-testid="solar-w">{watts(Some(latest.solar_w))}</dd>
+            </div>
+            <div class="metric grid">
+                <dt>"Grid"</dt>
+                <dd data-testid="grid-w">{watts(Some(latest.grid_w))}</dd>
+            </div>
+            <div class="metric">
+                <dt>"Load"</dt>
+                <dd>{watts(Some(latest.load_w))}</dd>
+            </div>
+            <div class="metric">
+                <dt>"Motor"</dt>
+                <dd>{motor}</dd>
+            </div>
+            <div class="metric">
+                <dt>"DC bus"</dt>
+                <dd>{volts(latest.dc_bus_v)}</dd>
+            </div>
+            <div class="metric">
+                <dt>"Temperature"</dt>
+                <dd>{celsius(latest.temperature_c)}</dd>
+            </div>
+            <div class="metric">
+                <dt>"Fault"</dt>
+                <dd>{fault}</dd>
+            </div>
+        </dl>
+    }
+}

@@ -1,0 +1,8 @@
+//! Shared UI pieces: layout, navigation, status badges, formatting.
+
+pub mod format;
+mod layout;
+mod widgets;
+
+pub use layout::Layout;
+pub use widgets::{ErrorBox, Loading, NotFound, StatusBadge};

@@ -1,0 +1,74 @@
+//! Small components used on many pages.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::devices::model::Connectivity;
+use crate::error::AppError;
+
+/// Online / offline / never seen, plus the active fault if any. Colour is never the only cue:
+/// the badge always carries its word.
+#[component]
+pub fn StatusBadge(connectivity: Connectivity, fault_code: Option<i64>) -> impl IntoView {
+    let class = match connectivity {
+        Connectivity::Online => "badge online",
+        Connectivity::Offline => "badge offline",
+        Connectivity::NeverSeen => "badge never",
+    };
+    view! {
+        <span class=class>{connectivity.label()}</span>
+        {fault_code.map(|code| {
+            let label = crate::devices::model::fault_label(code);
+            view! {
+                <span class="badge fault" title=label>
+                    {format!("fault E{code:02}")}
+                </span>
+            }
+        })}
+    }
+}
+
+#[component]
+pub fn Loading(#[prop(into)] what: String) -> impl IntoView {
+    view! {
+        <p class="loading" role="status" aria-live="polite">
+            <span class="spinner" aria-hidden="true"></span>
+            {format!("Loading {what}…")}
+        </p>
+    }
+}
+
+#[component]
+pub fn ErrorBox(error: AppError) -> impl IntoView {
+    view! {
+        <div class="error-box" role="alert">
+            <strong>"Something went wrong. "</strong>
+            {error.to_string()}
+            <span class="code">{format!(" ({})", error.code())}</span>
+        </div>
+    }
+}
+
+/// The 404 page. On the server it also sets the response status, so that crawlers and
+/// scripts see a real 404.
+#[component]
+pub fn NotFound(#[prop(optional, into)] what: Option<String>) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
+        opts.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    let message = match &what {
+        Some(w) => format!("There is no {w} here. It may have been removed, or the link is wrong."),
+        None => "There is no page at this address.".to_string(),
+    };
+    view! {
+        <Title text="Not found" />
+        <section class="page not-found">
+            <h1>"Not found"</h1>
+            <p>{message}</p>
+            <p>
+                <a href="/">"Back to the fleet"</a>
+            </p>
+        </section>
+    }
+}

@@ -1,0 +1,105 @@
+import { test, expect, Page, APIRequestContext } from "@playwright/test";
+
+// Every console error or uncaught exception fails the test that caused it.
+function watchConsole(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("console", (msg) => {
+    if (msg.type() === "error") errors.push(msg.text());
+  });
+  page.on("pageerror", (err) => errors.push(String(err)));
+  return errors;
+}
+
+async function hydrated(page: Page) {
+  await expect(page.locator("body[data-hydrated=true]")).toHaveCount(1);
+}
+
+// Same formatting as app/src/ui/format.rs.
+function watts(w: number): string {
+  if (Math.abs(w) < 1000) return `${w.toFixed(0)} W`;
+  if (Math.abs(w) < 10000) return `${(w / 1000).toFixed(2)} kW`;
+  return `${(w / 1000).toFixed(1)} kW`;
+}
+
+async function callFn(request: APIRequestContext, fn: string, form: Record<string, string>) {
+  const res = await request.post(`/api/${fn}`, { form });
+  expect(res.status(), `/api/${fn}`).toBe(200);
+  return res.json();
+}
+
+test("filter the fleet, open a device and see its values from the database", async ({
+  page,
+  request,
+}) => {
+  const errors = watchConsole(page);
+  // What the database says, through the same server function the page uses.
+  const fleet = await callFn(request, "fleet", { query: "" });
+  expect(fleet.total).toBeGreaterThanOrEqual(200);
+  const device = fleet.rows.find(
+    (r: any) => r.connectivity === "online" && r.fault_code === null && r.solar_w !== null,
+  );
+  const detail = await callFn(request, "device", { id: device.id });
+
+  await page.goto("/");
+  await hydrated(page);
+  await expect(page.getByRole("heading", { name: "Fleet", level: 1 })).toBeVisible();
+  await expect(page.getByText(`${fleet.total} devices`)).toBeVisible();
+  const rows = page.locator("table.fleet tbody tr");
+  await expect(rows).toHaveCount(fleet.total);
+
+  // Filtering narrows the list live and is kept in the URL.
+  await page.getByLabel("Filter devices").fill(device.name);
+  await expect(page).toHaveURL(/\?q=/);
+  await expect(page.getByRole("link", { name: device.name, exact: true })).toBeVisible();
+  await expect.poll(async () => rows.count()).toBeLessThan(fleet.total);
+  await expect(page.getByText(new RegExp(`of ${fleet.total} devices`))).toBeVisible();
+
+  await page.getByRole("link", { name: device.name, exact: true }).click();
+  await expect(page).toHaveURL(`/devices/${device.id}`);
+  await expect(page.getByRole("heading", { name: device.name, level: 1 })).toBeVisible();
+  await expect(page.getByTestId("solar-w")).toHaveText(watts(detail.latest.solar_w));
+  await expect(page.getByTestId("grid-w")).toHaveText(watts(detail.latest.grid_w));
+  await expect(page.getByText(detail.owner, { exact: true })).toBeVisible();
+  await expect(page.getByText(device.id, { exact: true })).toBeVisible();
+  await expect(page.getByText("online", { exact: true })).toBeVisible();
+
+  // A reload of the device page (server-rendered this time) shows the same.
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByTestId("solar-w")).toHaveText(watts(detail.latest.solar_w));
+
+  expect(errors, "browser console errors").toEqual([]);
+});
+
+test("an empty filter result says so and offers the whole fleet back", async ({ page }) => {
+  const errors = watchConsole(page);
+  await page.goto("/");
+  await hydrated(page);
+  await page.getByLabel("Filter devices").fill("no device is called this");
+  await expect(page.getByText("No device matches this filter.")).toBeVisible();
+  await page.getByRole("link", { name: "Show all devices" }).click();
+  await expect(page.locator("table.fleet tbody tr").first()).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
+test("an unknown device is a 404 page", async ({ page }) => {
+  const response = await page.goto("/devices/e00fce68ffffffffffffffff");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { name: "Not found" })).toBeVisible();
+  await expect(page.getByText("There is no device here.", { exact: false })).toBeVisible();
+});
+
+test("the fleet is usable on a phone-sized screen", async ({ page }) => {
+  const errors = watchConsole(page);
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto("/");
+  await hydrated(page);
+  const firstRow = page.locator("table.fleet tbody tr").first();
+  await expect(firstRow).toBeVisible();
+  // Rows become cards: no horizontal scrolling needed.
+  const overflow = await page.evaluate(
+    () => document.documentElement.scrollWidth > window.innerWidth,
+  );
+  expect(overflow).toBe(false);
+  expect(errors).toEqual([]);
+});

@@ -1,0 +1,42 @@
+//! Configuration from the environment and flags (DESIGN.md §7); flags override env.
+
+use clap::Args;
+use std::net::SocketAddr;
+
+use sunfleet_app::db::DbConfig;
+
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// SurrealDB endpoint: surrealkv://PATH (embedded, default), mem:// (in memory, lost on
+    /// exit), ws://HOST:PORT or wss://HOST:PORT (a SurrealDB server).
+    #[arg(long = "db", env = "SUNFLEET_DB", default_value = "surrealkv://./data/db")]
+    pub url: String,
+    /// Root user for a remote SurrealDB server.
+    #[arg(long = "db-user", env = "SUNFLEET_DB_USER")]
+    pub user: Option<String>,
+    /// Password for --db-user (prefer the environment: flags show up in `ps`).
+    #[arg(long = "db-pass", env = "SUNFLEET_DB_PASS", hide_env_values = true)]
+    pub pass: Option<String>,
+}
+
+impl DbArgs {
+    pub fn to_config(&self) -> DbConfig {
+        DbConfig {
+            url: self.url.clone(),
+            user: self.user.clone(),
+            pass: self.pass.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SUNFLEET_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Seed a demo fleet (once: a database that already has it is left alone).
+    #[arg(long)]
+    pub demo: bool,
+}

@@ -1,0 +1,556 @@
+//! The demo fleet: a realistic, reproducible fleet in the US Mountain West with the last
+//! 24 hours of one-minute telemetry, seeded once per database by `sunfleet serve --demo`.
+//!
+//! The physics is simple but honest: PV power follows the sun's elevation for each device's
+//! latitude, longitude and date, dimmed by passing clouds; the pump runs by a daily schedule
+//! in the device's local time; without sun the motor draws from the grid, and solar-only
+//! sites stop. A few devices go silent, a few never report, a few are in fault.
+
+use std::f64::consts::PI;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Datelike, Duration, DurationRound, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use sunfleet_app::db::Db;
+use sunfleet_app::devices::model::DeviceId;
+use sunfleet_app::devices::store::{self as devices, NewDevice, NewLocation, StatusRecord};
+use sunfleet_app::orgs::model::OrgKind;
+use sunfleet_app::orgs::store::{self as orgs, org_record, NewOrg};
+use sunfleet_app::telemetry::store::{self as telemetry, reading_record, ReadingRecord};
+
+const FLAG: &str = "demo_seeded";
+pub const DEVICES: usize = 240;
+const MINUTES: i64 = 24 * 60;
+/// Readings per INSERT: one transaction each. Large enough to amortise the commit, small
+/// enough to show progress.
+const BATCH: usize = 12_000;
+
+/// Seeds the demo fleet unless this database already has it.
+pub async fn seed_once(db: &Db) -> anyhow::Result<()> {
+    if sunfleet_app::db::flag_is_set(db, FLAG)
+        .await
+        .context("reading demo marker")?
+    {
+        println!("demo fleet already present, not seeding again");
+        return Ok(());
+    }
+    let now = Utc::now();
+    seed(db, now).await?;
+    sunfleet_app::db::set_flag(db, FLAG)
+        .await
+        .context("writing demo marker")?;
+    Ok(())
+}
+
+/// Writes the demo fleet as of `now`.
+pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let fleet = Fleet::generate(now, 0x5u64 << 40 | 2026);
+    orgs::insert_orgs(db, fleet.orgs.clone()).await?;
+    devices::insert_devices(db, fleet.devices.iter().map(|d| d.record.clone()).collect()).await?;
+    println!(
+        "demo: {} organisations, {} devices; writing 24 h of one-minute telemetry…",
+        fleet.orgs.len(),
+        fleet.devices.len()
+    );
+
+    let end = now.duration_trunc(Duration::minutes(1)).expect("BUG: minute truncation");
+    let total: usize = fleet.devices.iter().map(|d| d.readings_until(end).len()).sum();
+    let mut written = 0usize;
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut statuses = Vec::new();
+    let mut last_print = Instant::now();
+    for device in &fleet.devices {
+        let readings = device.simulate(end);
+        if let Some(last) = readings.last() {
+            statuses.push(device.status_of(last, end));
+        }
+        batch.extend(readings.into_iter().map(|r| r.record));
+        if batch.len() >= BATCH {
+            written += batch.len();
+            telemetry::insert_readings(db, std::mem::take(&mut batch)).await?;
+            if last_print.elapsed().as_millis() > 500 {
+                println!("demo: {written}/{total} readings ({}%)", written * 100 / total.max(1));
+                last_print = Instant::now();
+            }
+        }
+    }
+    written += batch.len();
+    telemetry::insert_readings(db, batch).await?;
+    devices::upsert_statuses(db, statuses).await?;
+    println!(
+        "demo: done, {written} readings for {} devices in {:.1} s",
+        fleet.devices.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Towns the demo places devices around: (name, state, lat, lon, timezone, dealer index).
+const TOWNS: &[(&str, &str, f64, f64, &str, usize)] = &[
+    ("Greeley", "CO", 40.42, -104.71, "America/Denver", 0),
+    ("Fort Morgan", "CO", 40.25, -103.80, "America/Denver", 0),
+    ("Alamosa", "CO", 37.47, -105.87, "America/Denver", 0),
+    ("Lamar", "CO", 38.09, -102.62, "America/Denver", 0),
+    ("Cheyenne", "WY", 41.14, -104.82, "America/Denver", 0),
+    ("Torrington", "WY", 42.06, -104.18, "America/Denver", 0),
+    ("Riverton", "WY", 43.02, -108.38, "America/Denver", 0),
+    ("Farmington", "NM", 36.73, -108.22, "America/Denver", 1),
+    ("Roswell", "NM", 33.39, -104.52, "America/Denver", 1),
+    ("Las Cruces", "NM", 32.32, -106.76, "America/Denver", 1),
+    ("Yuma", "AZ", 32.69, -114.62, "America/Phoenix", 1),
+    ("Casa Grande", "AZ", 32.88, -111.76, "America/Phoenix", 1),
+    ("Willcox", "AZ", 32.25, -109.83, "America/Phoenix", 1),
+    ("Billings", "MT", 45.78, -108.50, "America/Denver", 2),
+    ("Great Falls", "MT", 47.50, -111.30, "America/Denver", 2),
+    ("Bozeman", "MT", 45.68, -111.04, "America/Denver", 2),
+    ("Twin Falls", "ID", 42.56, -114.46, "America/Boise", 2),
+    ("Idaho Falls", "ID", 43.49, -112.03, "America/Boise", 2),
+    ("Logan", "UT", 41.74, -111.83, "America/Denver", 3),
+    ("Delta", "UT", 39.35, -112.58, "America/Denver", 3),
+    ("Cedar City", "UT", 37.68, -113.06, "America/Denver", 3),
+    ("Fallon", "NV", 39.47, -118.78, "America/Los_Angeles", 3),
+    ("Winnemucca", "NV", 40.97, -117.74, "America/Los_Angeles", 3),
+];
+
+/// (slug, name) of each dealer, in the order `TOWNS` refers to them.
+const DEALERS: &[(&str, &str)] = &[
+    ("rocky-mountain-pumps", "Rocky Mountain Pumps"),
+    ("high-desert-solar", "High Desert Solar"),
+    ("big-sky-irrigation", "Big Sky Irrigation"),
+    ("basin-range-water", "Basin & Range Water"),
+];
+
+/// (slug, name, dealer index) of each customer.
+const CUSTOMERS: &[(&str, &str, usize)] = &[
+    ("platte-valley-farms", "Platte Valley Farms", 0),
+    ("san-luis-potato", "San Luis Potato Co-op", 0),
+    ("laramie-county-water", "Laramie County Water District", 0),
+    ("wind-river-cattle", "Wind River Cattle Co.", 0),
+    ("mesilla-pecans", "Mesilla Valley Pecans", 1),
+    ("pecos-dairy", "Pecos Valley Dairy", 1),
+    ("gila-ridge-orchards", "Gila Ridge Orchards", 1),
+    ("yellowstone-hay", "Yellowstone Hay Growers", 2),
+    ("snake-river-seed", "Snake River Seed", 2),
+    ("magic-valley-dairy", "Magic Valley Dairy", 2),
+    ("sevier-alfalfa", "Sevier Valley Alfalfa", 3),
+    ("lahontan-water", "Lahontan Water District", 3),
+    ("cache-valley-growers", "Cache Valley Growers", 3),
+];
+
+/// (model, PV peak W, motor rated W) of each controller model.
+const MODELS: &[(&str, f64, f64)] = &[
+    ("SPC-3", 3_200.0, 2_200.0),
+    ("SPC-5", 5_500.0, 3_700.0),
+    ("SPC-7.5", 8_000.0, 5_500.0),
+    ("SPC-15", 16_000.0, 11_000.0),
+];
+const FIRMWARE: &[&str] = &["2.4.1", "2.5.0", "2.5.2", "2.5.2", "3.0.1"];
+const SITES: &[&str] = &["Well", "Pivot", "Canal Pump", "Stock Tank", "Booster", "Pond Pump"];
+
+/// Daily run windows in local hours, `[start, end)`; `end < start` crosses midnight.
+const SCHEDULES: &[&[(u32, u32)]] = &[&[(8, 16)], &[(22, 5)], &[(6, 10), (17, 20)], &[(9, 15)]];
+
+pub struct Fleet {
+    pub orgs: Vec<NewOrg>,
+    pub devices: Vec<DemoDevice>,
+}
+
+/// How a demo device behaves over the day.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fate {
+    Healthy,
+    /// Stopped reporting this many minutes before the end.
+    SilentFor(i64),
+    /// Registered, never reported.
+    NeverSeen,
+    /// In fault `code` for the last `minutes` minutes.
+    FaultNow { code: i64, minutes: i64 },
+    /// Had fault `code` for an hour starting this many minutes before the end; cleared.
+    FaultEarlier { code: i64, ago: i64 },
+}
+
+pub struct DemoDevice {
+    pub id: DeviceId,
+    pub record: NewDevice,
+    pub lat: f64,
+    pub lon: f64,
+    pub tz: Tz,
+    pub pv_peak_w: f64,
+    pub motor_w: f64,
+    pub grid_tied: bool,
+    pub cloudiness: f64,
+    pub cloud_phase: f64,
+    pub schedule: &'static [(u32, u32)],
+    pub fate: Fate,
+    pub seed: u64,
+}
+
+pub struct DemoReading {
+    pub at: DateTime<Utc>,
+    pub record: ReadingRecord,
+}
+
+impl Fleet {
+    pub fn generate(now: DateTime<Utc>, seed: u64) -> Fleet {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let operator = org_record("sunfleet-manufacturing");
+        let mut orgs = vec![
+            NewOrg {
+                id: operator.clone(),
+                name: "Sunfleet Manufacturing".into(),
+                kind: OrgKind::Operator.as_str().into(),
+                parent: None,
+            },
+            NewOrg {
+                id: org_record("agrilogic"),
+                name: "AgriLogic Integrations".into(),
+                kind: OrgKind::Partner.as_str().into(),
+                parent: Some(operator.clone()),
+            },
+            NewOrg {
+                id: org_record("desert-sun-agritech"),
+                name: "Desert Sun Agritech".into(),
+                kind: OrgKind::Customer.as_str().into(),
+                parent: Some(org_record("agrilogic")),
+            },
+        ];
+        for (slug, name) in DEALERS {
+            orgs.push(NewOrg {
+                id: org_record(slug),
+                name: (*name).into(),
+                kind: OrgKind::Dealer.as_str().into(),
+                parent: Some(operator.clone()),
+            });
+        }
+        for (slug, name, dealer) in CUSTOMERS {
+            orgs.push(NewOrg {
+                id: org_record(slug),
+                name: (*name).into(),
+                kind: OrgKind::Customer.as_str().into(),
+                parent: Some(org_record(DEALERS[*dealer].0)),
+            });
+        }
+
+        let mut devices = Vec::with_capacity(DEVICES);
+        let mut site_counter = std::collections::HashMap::<String, u32>::new();
+        for n in 0..DEVICES {
+            let town = TOWNS[rng.random_range(0..TOWNS.len())];
+            let (_town, state, lat0, lon0, tz_name, dealer) = town;
+            // Partner devices: a few in Arizona, owned by the partner's customer.
+            let partner_owned = n % 24 == 7 && state == "AZ";
+            let customers: Vec<_> = CUSTOMERS.iter().filter(|c| c.2 == dealer).collect();
+            let customer = customers[rng.random_range(0..customers.len())];
+            let (owner_slug, owner_name) = if partner_owned {
+                ("desert-sun-agritech", "Desert Sun Agritech")
+            } else {
+                (customer.0, customer.1)
+            };
+            let (model, pv_peak_w, motor_w) = MODELS[rng.random_range(0..MODELS.len())];
+            let id = if n % 7 == 3 {
+                format!("SF-{}-{:05}", model.trim_start_matches("SPC-").replace('.', ""), 10_000 + n)
+            } else {
+                format!("e00fce68{:016x}", rng.random::<u64>())
+            };
+            let id = DeviceId::parse(&id).expect("BUG: demo ids are valid");
+            let site = SITES[rng.random_range(0..SITES.len())];
+            let short = owner_name.split_whitespace().next().unwrap_or(owner_name);
+            let counter = site_counter.entry(format!("{short}{site}")).or_insert(0);
+            *counter += 1;
+            let name = format!("{short} {site} {counter}");
+            let lat = lat0 + rng.random_range(-0.35..0.35);
+            let lon = lon0 + rng.random_range(-0.45..0.45);
+            let tz: Tz = tz_name.parse().expect("BUG: demo timezones are valid");
+            let installed_at = now - Duration::days(rng.random_range(30..1500));
+            let fate = match n {
+                _ if n % 53 == 11 => Fate::NeverSeen,
+                _ if n % 17 == 5 => Fate::SilentFor(rng.random_range(20..(20 * 60))),
+                _ if n % 61 == 29 => Fate::FaultNow {
+                    code: [3, 4, 5][n % 3],
+                    minutes: rng.random_range(15..240),
+                },
+                _ if n % 19 == 2 => Fate::FaultEarlier {
+                    code: [1, 5, 6, 7][n % 4],
+                    ago: rng.random_range(120..1200),
+                },
+                _ => Fate::Healthy,
+            };
+            devices.push(DemoDevice {
+                record: NewDevice {
+                    id: devices::device_record(&id),
+                    name,
+                    model: model.into(),
+                    firmware: FIRMWARE[rng.random_range(0..FIRMWARE.len())].into(),
+                    owner: org_record(owner_slug),
+                    dealer: Some(org_record(if partner_owned { "agrilogic" } else { DEALERS[dealer].0 })),
+                    location: Some(NewLocation {
+                        lat,
+                        lon,
+                        accuracy_m: Some(rng.random_range(3.0..25.0)),
+                        set_by: Some("demo".into()),
+                        set_at: Some(installed_at),
+                    }),
+                    timezone: tz_name.into(),
+                    installed_at: Some(installed_at),
+                    offline_timeout_s: 600,
+                },
+                id,
+                lat,
+                lon,
+                tz,
+                pv_peak_w,
+                motor_w,
+                grid_tied: rng.random_bool(0.7),
+                cloudiness: rng.random_range(0.0..0.6),
+                cloud_phase: rng.random_range(0.0..(2.0 * PI)),
+                schedule: SCHEDULES[rng.random_range(0..SCHEDULES.len())],
+                fate,
+                seed: rng.random(),
+            });
+        }
+        Fleet { orgs, devices }
+    }
+}
+
+impl DemoDevice {
+    /// Reading times in the 24 h ending at `end` (inclusive) this device reports.
+    pub fn readings_until(&self, end: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        let last = match self.fate {
+            Fate::NeverSeen => return Vec::new(),
+            Fate::SilentFor(m) => end - Duration::minutes(m),
+            _ => end,
+        };
+        (0..MINUTES)
+            .map(|i| end - Duration::minutes(MINUTES - 1 - i))
+            .filter(|t| *t <= last)
+            .collect()
+    }
+
+    fn scheduled(&self, local_hour: f64) -> bool {
+        self.schedule.iter().any(|&(start, end)| {
+            let (s, e) = (start as f64, end as f64);
+            if s <= e {
+                local_hour >= s && local_hour < e
+            } else {
+                local_hour >= s || local_hour < e
+            }
+        })
+    }
+
+    fn fault_at(&self, minutes_before_end: i64) -> Option<i64> {
+        match self.fate {
+            Fate::FaultNow { code, minutes } if minutes_before_end < minutes => Some(code),
+            Fate::FaultEarlier { code, ago } if (ago - 60..ago).contains(&minutes_before_end) => {
+                Some(code)
+            }
+            _ => None,
+        }
+    }
+
+    /// The readings of the 24 h ending at `end`.
+    pub fn simulate(&self, end: DateTime<Utc>) -> Vec<DemoReading> {
+        let mut rng = SmallRng::seed_from_u64(self.seed);
+        self.readings_until(end)
+            .into_iter()
+            .map(|at| {
+                let before_end = (end - at).num_minutes();
+                let pv_available = self.pv_peak_w
+                    * sun_factor(self.lat, self.lon, at)
+                    * self.cloud_factor(at)
+                    * rng.random_range(0.97..1.0);
+                let local = at.with_timezone(&self.tz);
+                let hour = local.hour() as f64 + local.minute() as f64 / 60.0;
+                let fault = self.fault_at(before_end);
+                let wants_run = self.scheduled(hour) && fault.is_none();
+                // Solar-only sites cannot start the motor on less than a fifth of its power.
+                let can_run = self.grid_tied || pv_available > self.motor_w * 0.2;
+                let motor_on = wants_run && can_run;
+                let standby = 18.0 + rng.random_range(0.0..6.0);
+                let (motor_draw, rpm) = if !motor_on {
+                    (0.0, 0)
+                } else if self.grid_tied {
+                    let draw = self.motor_w * rng.random_range(0.82..0.9);
+                    (draw, rng.random_range(3380..3460))
+                } else {
+                    let draw = pv_available.min(self.motor_w * 0.9);
+                    let speed = (draw / (self.motor_w * 0.9)).cbrt();
+                    (draw, (3450.0 * speed) as i64)
+                };
+                let load = motor_draw + standby;
+                // PV only produces what the load takes (no storage); the grid covers the rest.
+                let solar = pv_available.min(load);
+                let grid = if self.grid_tied { (load - solar).max(0.0) } else { 0.0 };
+                let dc_bus = if pv_available > 50.0 {
+                    310.0 + 70.0 * (pv_available / self.pv_peak_w).min(1.0)
+                } else if self.grid_tied {
+                    325.0
+                } else {
+                    12.0
+                } + rng.random_range(-2.0..2.0);
+                let ambient = ambient_c(self.lat, hour);
+                let temperature = ambient + 20.0 * (load / self.motor_w) + rng.random_range(-0.3..0.3);
+                DemoReading {
+                    at,
+                    record: ReadingRecord {
+                        id: reading_record(&self.id, at),
+                        solar_w: round1(solar),
+                        grid_w: round1(grid),
+                        load_w: round1(load),
+                        motor_rpm: rpm,
+                        motor_on,
+                        dc_bus_v: round1(dc_bus),
+                        temperature_c: round1(temperature),
+                        fault_code: fault,
+                        schedule_version: Some(1),
+                    },
+                }
+            })
+            .collect()
+    }
+
+    /// Latest-status row from the last reading.
+    pub fn status_of(&self, last: &DemoReading, end: DateTime<Utc>) -> StatusRecord {
+        let r = &last.record;
+        StatusRecord {
+            id: devices::status_record(&self.id),
+            last_seen: last.at,
+            online: (end - last.at).num_seconds() <= self.record.offline_timeout_s,
+            fault_code: r.fault_code,
+            solar_w: r.solar_w,
+            grid_w: r.grid_w,
+            load_w: r.load_w,
+            motor_rpm: r.motor_rpm,
+            motor_on: r.motor_on,
+            dc_bus_v: r.dc_bus_v,
+            temperature_c: r.temperature_c,
+        }
+    }
+
+    /// Clouds drift over a site with a period of about 40 minutes.
+    fn cloud_factor(&self, at: DateTime<Utc>) -> f64 {
+        let t = at.timestamp() as f64 / 60.0;
+        let wave = 0.5 + 0.5 * (2.0 * PI * t / 41.0 + self.cloud_phase).sin();
+        1.0 - self.cloudiness * wave.powi(3)
+    }
+}
+
+/// Fraction of PV peak power the sun allows at this place and time (0 at night): a clear-sky
+/// model from the solar elevation angle (declination and hour angle; no equation of time).
+pub fn sun_factor(lat: f64, lon: f64, at: DateTime<Utc>) -> f64 {
+    let day = at.ordinal() as f64;
+    let declination = (23.44f64).to_radians() * (2.0 * PI * (284.0 + day) / 365.0).sin();
+    let utc_hours = at.hour() as f64 + at.minute() as f64 / 60.0;
+    let solar_hours = utc_hours + lon / 15.0;
+    let hour_angle = ((solar_hours - 12.0) * 15.0).to_radians();
+    let lat = lat.to_radians();
+    let sin_elevation = lat.sin() * declination.sin() + lat.cos() * declination.cos() * hour_angle.cos();
+    if sin_elevation <= 0.0 {
+        0.0
+    } else {
+        // Air mass dims a low sun more than its angle alone.
+        (sin_elevation.powf(1.15) * 1.05).min(1.0)
+    }
+}
+
+/// A late-autumn day in the Mountain West: coldest at dawn, warmest mid-afternoon, colder
+/// further north.
+fn ambient_c(lat: f64, local_hour: f64) -> f64 {
+    let base = 22.0 - 0.45 * (lat - 30.0) * 1.5;
+    base - 6.0 + 8.0 * (2.0 * PI * (local_hour - 9.0) / 24.0).sin()
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// Start of the local day containing `at` (used by tests to reason about schedules).
+pub fn local_midnight(tz: &Tz, at: DateTime<Utc>) -> DateTime<Utc> {
+    let local = at.with_timezone(tz).date_naive().and_hms_opt(0, 0, 0).expect("BUG: midnight");
+    tz.from_local_datetime(&local)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noon_in_denver() -> DateTime<Utc> {
+        // 2026-06-21 12:00 MDT = 18:00 UTC.
+        Utc.with_ymd_and_hms(2026, 6, 21, 18, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn the_sun_is_up_at_noon_and_down_at_midnight() {
+        let noon = noon_in_denver();
+        assert!(sun_factor(39.7, -105.0, noon) > 0.8);
+        assert_eq!(sun_factor(39.7, -105.0, noon + Duration::hours(12)), 0.0);
+    }
+
+    #[test]
+    fn winter_sun_is_weaker_further_north() {
+        let winter_noon = Utc.with_ymd_and_hms(2026, 12, 21, 19, 0, 0).unwrap();
+        assert!(sun_factor(47.5, -111.3, winter_noon) < sun_factor(32.3, -111.3, winter_noon));
+    }
+
+    #[test]
+    fn the_fleet_is_large_spread_and_reproducible() {
+        let now = noon_in_denver();
+        let a = Fleet::generate(now, 7);
+        let b = Fleet::generate(now, 7);
+        assert!(a.devices.len() >= 200);
+        let ids_a: Vec<_> = a.devices.iter().map(|d| d.id.clone()).collect();
+        let ids_b: Vec<_> = b.devices.iter().map(|d| d.id.clone()).collect();
+        assert_eq!(ids_a, ids_b);
+        let unique: std::collections::HashSet<_> = ids_a.iter().collect();
+        assert_eq!(unique.len(), ids_a.len(), "device ids are unique");
+        for fate in ["never", "silent", "fault"] {
+            assert!(
+                a.devices.iter().any(|d| match (fate, d.fate) {
+                    ("never", Fate::NeverSeen) => true,
+                    ("silent", Fate::SilentFor(_)) => true,
+                    ("fault", Fate::FaultNow { .. }) => true,
+                    _ => false,
+                }),
+                "the demo has {fate} devices"
+            );
+        }
+    }
+
+    #[test]
+    fn a_grid_tied_pump_scheduled_at_night_draws_from_the_grid() {
+        let now = noon_in_denver();
+        let mut fleet = Fleet::generate(now, 7);
+        let d = fleet.devices.iter_mut().find(|d| d.fate == Fate::Healthy).unwrap();
+        d.grid_tied = true;
+        d.schedule = &[(22, 5)];
+        let readings = d.simulate(now);
+        assert_eq!(readings.len(), MINUTES as usize);
+        let midnight = local_midnight(&d.tz, now);
+        let at_night = readings
+            .iter()
+            .find(|r| r.at == midnight + Duration::hours(1))
+            .expect("a reading at 01:00 local");
+        assert!(at_night.record.motor_on);
+        assert_eq!(at_night.record.solar_w, 0.0);
+        assert!(at_night.record.grid_w > d.motor_w * 0.5);
+        let at_noon = readings.iter().find(|r| r.at == midnight + Duration::hours(12)).unwrap();
+        assert!(!at_noon.record.motor_on);
+        assert!(at_noon.record.load_w < 30.0);
+    }
+
+    #[test]
+    fn a_silent_device_stops_reporting() {
+        let now = noon_in_denver();
+        let fleet = Fleet::generate(now, 7);
+        let d = fleet.devices.iter().find(|d| matches!(d.fate, Fate::SilentFor(_))).unwrap();
+        let Fate::SilentFor(m) = d.fate else { unreachable!() };
+        let last = *d.readings_until(now).last().unwrap();
+        assert_eq!(last, now - Duration::minutes(m));
+    }
+}

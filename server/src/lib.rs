@@ -1,0 +1,10 @@
+//! The `sunfleet` server: command line, configuration, HTTP router, embedded site, demo data.
+//! A library so that integration tests start exactly the router the binary serves.
+
+pub mod assets;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod http;
+
+pub use http::{router, AppState};

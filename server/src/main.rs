@@ -1,0 +1,8 @@
+//! The `sunfleet` binary.
+
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    sunfleet::cli::run().await
+}

@@ -1,0 +1,109 @@
+//! The `sunfleet` binary's bad-configuration behaviour: one clear line, non-zero exit.
+
+use std::process::{Command, Output};
+
+fn sunfleet(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sunfleet"));
+    cmd.args(args)
+        .env_remove("SUNFLEET_DB")
+        .env_remove("SUNFLEET_ADDR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run sunfleet")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn help_documents_the_commands_and_settings() {
+    let out = sunfleet(&["--help"], &[]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("serve"), "{text}");
+    let out = sunfleet(&["serve", "--help"], &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in ["--addr", "SUNFLEET_ADDR", "--db", "SUNFLEET_DB", "--demo"] {
+        assert!(text.contains(flag), "serve --help mentions {flag}: {text}");
+    }
+}
+
+#[test]
+fn an_unknown_database_scheme_exits_with_one_clear_line() {
+    let out = sunfleet(&["serve"], &[("SUNFLEET_DB", "postgres://localhost/x")]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.contains("SUNFLEET_DB") && last.contains("unsupported"), "{err}");
+}
+
+#[test]
+fn an_unreachable_database_server_exits_naming_the_setting() {
+    let out = sunfleet(&["serve", "--db", "ws://127.0.0.1:9"], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.lines().last().unwrap_or_default().contains("SUNFLEET_DB"), "{err}");
+}
+
+#[test]
+fn a_port_in_use_exits_with_a_clear_message() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("surrealkv://{}", dir.path().join("db").display());
+    let out = sunfleet(&["serve", "--addr", &addr, "--db", &db], &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("already in use") && err.contains(&addr), "{err}");
+}
+
+#[test]
+fn flags_override_the_environment() {
+    // The env names a bad scheme; the flag names a good database, so start-up gets past the
+    // database and fails only on the (taken) port.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("surrealkv://{}", dir.path().join("db").display());
+    let out = sunfleet(
+        &["serve", "--db", &db],
+        &[("SUNFLEET_DB", "nope://x"), ("SUNFLEET_ADDR", &addr)],
+    );
+    let err = stderr(&out);
+    assert!(err.contains("already in use"), "{err}");
+}
+
+#[test]
+fn a_database_from_a_newer_sunfleet_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("surrealkv://{}", dir.path().join("db").display());
+    let out = sunfleet(&["migrate", "--db", &db], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Pretend a future version wrote this database.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let conn = surreal_connect(&db).await;
+        conn.query("UPSERT meta:schema SET version = 999")
+            .await
+            .unwrap()
+            .check()
+            .unwrap();
+    });
+    // Shutting the runtime down closes the embedded store and releases its directory lock.
+    drop(rt);
+    let out = sunfleet(&["migrate", "--db", &db], &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("newer than this sunfleet"), "{}", stderr(&out));
+}
+
+async fn surreal_connect(url: &str) -> sunfleet_app::db::Db {
+    sunfleet_app::db::connect(&sunfleet_app::db::DbConfig {
+        url: url.into(),
+        user: None,
+        pass: None,
+    })
+    .await
+    .unwrap()
+}

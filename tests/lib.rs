@@ -1,0 +1,181 @@
+//! Test helpers: `spawn_app()` starts the real router on a random port with a fresh
+//! SurrealKV database on disk, and `TestApp` has one method per endpoint.
+
+use std::net::SocketAddr;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+use sunfleet::{router, AppState};
+use sunfleet_app::db::{self, Db, DbConfig};
+use sunfleet_app::devices::model::DeviceId;
+use sunfleet_app::devices::store::{self as devices, NewDevice, StatusRecord};
+use sunfleet_app::orgs::store::{self as orgs, org_record, NewOrg};
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub db: Db,
+    pub client: reqwest::Client,
+    /// Keeps the database directory alive for the test's duration.
+    pub dir: std::sync::Arc<tempfile::TempDir>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Starts sunfleet on a fresh database in a new temporary directory.
+pub async fn spawn_app() -> TestApp {
+    let dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
+    spawn_app_in(dir).await
+}
+
+/// Starts sunfleet on the database in `dir` (which may hold data from an earlier start).
+pub async fn spawn_app_in(dir: std::sync::Arc<tempfile::TempDir>) -> TestApp {
+    let config = DbConfig {
+        url: format!("surrealkv://{}", dir.path().join("db").display()),
+        user: None,
+        pass: None,
+    };
+    let db = db::connect(&config).await.expect("open test database");
+    db::migrate(&db).await.expect("migrate test database");
+    let listener = sunfleet::http::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("bind");
+    use axum::serve::Listener as _;
+    let addr = listener.local_addr().expect("local addr");
+    let app = router(AppState::new(db.clone()));
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.expect("server");
+    });
+    TestApp {
+        addr,
+        db,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        dir,
+        server,
+    }
+}
+
+/// A device to place in the test database.
+pub struct DeviceSpec<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub owner: &'a str,
+    pub model: &'a str,
+    /// Last reading: (age, solar W, grid W, fault code). `None`: never seen.
+    pub last: Option<(Duration, f64, f64, Option<i64>)>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Creates an operator, and customer orgs named by slug (their name is the slug in
+    /// Title Case words).
+    pub async fn add_customers(&self, slugs: &[&str]) {
+        let mut rows = vec![NewOrg {
+            id: org_record("operator"),
+            name: "Operator".into(),
+            kind: "operator".into(),
+            parent: None,
+        }];
+        rows.extend(slugs.iter().map(|slug| NewOrg {
+            id: org_record(slug),
+            name: title(slug),
+            kind: "customer".into(),
+            parent: Some(org_record("operator")),
+        }));
+        orgs::insert_orgs(&self.db, rows).await.expect("insert orgs");
+    }
+
+    pub async fn add_device(&self, spec: DeviceSpec<'_>, now: DateTime<Utc>) -> DeviceId {
+        let id = DeviceId::parse(spec.id).expect("valid test id");
+        devices::insert_devices(
+            &self.db,
+            vec![NewDevice {
+                id: devices::device_record(&id),
+                name: spec.name.into(),
+                model: spec.model.into(),
+                firmware: "2.5.2".into(),
+                owner: org_record(spec.owner),
+                dealer: None,
+                location: None,
+                timezone: "America/Denver".into(),
+                installed_at: Some(now - Duration::days(30)),
+                offline_timeout_s: 600,
+            }],
+        )
+        .await
+        .expect("insert device");
+        if let Some((age, solar_w, grid_w, fault_code)) = spec.last {
+            devices::upsert_statuses(
+                &self.db,
+                vec![StatusRecord {
+                    id: devices::status_record(&id),
+                    last_seen: now - age,
+                    online: age < Duration::minutes(10),
+                    fault_code,
+                    solar_w,
+                    grid_w,
+                    load_w: solar_w + grid_w,
+                    motor_rpm: 3400,
+                    motor_on: true,
+                    dc_bus_v: 350.0,
+                    temperature_c: 21.5,
+                }],
+            )
+            .await
+            .expect("insert status");
+        }
+        id
+    }
+
+    /// Calls the Fleet server function the way the browser does (form-encoded POST).
+    pub async fn fleet(&self, query: &str) -> (u16, Value) {
+        self.post_fn("/api/fleet", &[("query", query)]).await
+    }
+
+    pub async fn device(&self, id: &str) -> (u16, Value) {
+        self.post_fn("/api/device", &[("id", id)]).await
+    }
+
+    pub async fn post_fn(&self, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        let body = response.text().await.expect("body");
+        let json = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{path} answered non-JSON ({e}): {body}"));
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = self.client.get(self.url(path)).send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+}
+
+fn title(slug: &str) -> String {
+    slug.split('-')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
