@@ -16,7 +16,7 @@ pub struct TestApp {
     pub db: Db,
     pub client: reqwest::Client,
     /// Keeps the database directory alive for the test's duration.
-    pub dir: std::sync::Arc<tempfile::TempDir>,
+    pub dir: tempfile::TempDir,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -26,14 +26,14 @@ impl Drop for TestApp {
     }
 }
 
-/// Starts sunfleet on a fresh database in a new temporary directory.
+/// Starts sunfleet on a fresh SurrealKV database in a new temporary directory.
 pub async fn spawn_app() -> TestApp {
-    let dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
-    spawn_app_in(dir).await
-}
-
-/// Starts sunfleet on the database in `dir` (which may hold data from an earlier start).
-pub async fn spawn_app_in(dir: std::sync::Arc<tempfile::TempDir>) -> TestApp {
+    // Server logs show up in the output of a failing test (and nowhere else).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("info,surrealdb=warn")
+        .with_test_writer()
+        .try_init();
+    let dir = tempfile::tempdir().expect("temp dir");
     let config = DbConfig {
         url: format!("surrealkv://{}", dir.path().join("db").display()),
         user: None,

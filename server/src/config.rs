@@ -36,7 +36,8 @@ pub struct ServeArgs {
     pub addr: SocketAddr,
     #[command(flatten)]
     pub db: DbArgs,
-    /// Seed a demo fleet (once: a database that already has it is left alone).
+    /// Seed a demo fleet (once: a database that already has it is left alone) and keep it
+    /// reporting every minute while the server runs.
     #[arg(long)]
     pub demo: bool,
 }

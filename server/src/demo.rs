@@ -23,6 +23,8 @@ use sunfleet_app::orgs::store::{self as orgs, org_record, NewOrg};
 use sunfleet_app::telemetry::store::{self as telemetry, reading_record, ReadingRecord};
 
 const FLAG: &str = "demo_seeded";
+/// The demo is the same fleet every time: same ids, names and behaviour.
+const SEED: u64 = 0x5_0000_0000_07EA;
 pub const DEVICES: usize = 240;
 const MINUTES: i64 = 24 * 60;
 /// Readings per INSERT: one transaction each. Large enough to amortise the commit, small
@@ -49,7 +51,7 @@ pub async fn seed_once(db: &Db) -> anyhow::Result<()> {
 /// Writes the demo fleet as of `now`.
 pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
     let started = Instant::now();
-    let fleet = Fleet::generate(now, 0x5u64 << 40 | 2026);
+    let fleet = Fleet::generate(now, SEED);
     orgs::insert_orgs(db, fleet.orgs.clone()).await?;
     devices::insert_devices(db, fleet.devices.iter().map(|d| d.record.clone()).collect()).await?;
     println!(
@@ -88,6 +90,73 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Keeps the demo fleet alive: every minute, each device that still reports posts its
+/// reading, so the demo shows a living fleet rather than one that went silent at seeding.
+/// After a restart it first fills the gap since the last reading (up to 24 h).
+pub async fn keep_alive(db: Db) {
+    let demo = LiveDemo::new();
+    loop {
+        let now = Utc::now().duration_trunc(Duration::minutes(1)).expect("BUG: minute truncation");
+        if let Err(e) = demo.catch_up(&db, now).await {
+            tracing::warn!(error = %e, "demo: writing live readings failed; retrying next minute");
+        }
+        let next = now + Duration::minutes(1) + Duration::seconds(1);
+        let wait = (next - Utc::now()).to_std().unwrap_or(std::time::Duration::from_secs(1));
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// The demo devices that keep reporting after the seeded day.
+pub struct LiveDemo {
+    fleet: Fleet,
+}
+
+impl Default for LiveDemo {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LiveDemo {
+    pub fn new() -> Self {
+        Self {
+            fleet: Fleet::generate(Utc::now(), SEED),
+        }
+    }
+
+    /// Writes every minute after the latest stored reading up to `to` (at most 24 h) and
+    /// returns how many minutes that was.
+    pub async fn catch_up(&self, db: &Db, to: DateTime<Utc>) -> anyhow::Result<i64> {
+        let Some(since) = devices::latest_seen(db).await? else {
+            return Ok(0);
+        };
+        let from = (since + Duration::minutes(1)).max(to - Duration::minutes(MINUTES - 1));
+        if from > to {
+            return Ok(0);
+        }
+        let minutes = (to - from).num_minutes() + 1;
+        let mut batch = Vec::new();
+        let mut statuses = Vec::new();
+        for device in self.fleet.devices.iter().filter(|d| d.reports_live()) {
+            let mut last = None;
+            for m in 0..minutes {
+                let reading = device.reading_at(from + Duration::minutes(m), 0);
+                batch.push(reading.record.clone());
+                last = Some(reading);
+                if batch.len() >= BATCH {
+                    telemetry::insert_readings(db, std::mem::take(&mut batch)).await?;
+                }
+            }
+            if let Some(last) = last {
+                statuses.push(device.status_of(&last, to));
+            }
+        }
+        telemetry::insert_readings(db, batch).await?;
+        devices::upsert_statuses(db, statuses).await?;
+        Ok(minutes)
+    }
 }
 
 /// Towns the demo places devices around: (name, state, lat, lon, timezone, dealer index).
@@ -353,63 +422,72 @@ impl DemoDevice {
 
     /// The readings of the 24 h ending at `end`.
     pub fn simulate(&self, end: DateTime<Utc>) -> Vec<DemoReading> {
-        let mut rng = SmallRng::seed_from_u64(self.seed);
         self.readings_until(end)
             .into_iter()
-            .map(|at| {
-                let before_end = (end - at).num_minutes();
-                let pv_available = self.pv_peak_w
-                    * sun_factor(self.lat, self.lon, at)
-                    * self.cloud_factor(at)
-                    * rng.random_range(0.97..1.0);
-                let local = at.with_timezone(&self.tz);
-                let hour = local.hour() as f64 + local.minute() as f64 / 60.0;
-                let fault = self.fault_at(before_end);
-                let wants_run = self.scheduled(hour) && fault.is_none();
-                // Solar-only sites cannot start the motor on less than a fifth of its power.
-                let can_run = self.grid_tied || pv_available > self.motor_w * 0.2;
-                let motor_on = wants_run && can_run;
-                let standby = 18.0 + rng.random_range(0.0..6.0);
-                let (motor_draw, rpm) = if !motor_on {
-                    (0.0, 0)
-                } else if self.grid_tied {
-                    let draw = self.motor_w * rng.random_range(0.82..0.9);
-                    (draw, rng.random_range(3380..3460))
-                } else {
-                    let draw = pv_available.min(self.motor_w * 0.9);
-                    let speed = (draw / (self.motor_w * 0.9)).cbrt();
-                    (draw, (3450.0 * speed) as i64)
-                };
-                let load = motor_draw + standby;
-                // PV only produces what the load takes (no storage); the grid covers the rest.
-                let solar = pv_available.min(load);
-                let grid = if self.grid_tied { (load - solar).max(0.0) } else { 0.0 };
-                let dc_bus = if pv_available > 50.0 {
-                    310.0 + 70.0 * (pv_available / self.pv_peak_w).min(1.0)
-                } else if self.grid_tied {
-                    325.0
-                } else {
-                    12.0
-                } + rng.random_range(-2.0..2.0);
-                let ambient = ambient_c(self.lat, hour);
-                let temperature = ambient + 20.0 * (load / self.motor_w) + rng.random_range(-0.3..0.3);
-                DemoReading {
-                    at,
-                    record: ReadingRecord {
-                        id: reading_record(&self.id, at),
-                        solar_w: round1(solar),
-                        grid_w: round1(grid),
-                        load_w: round1(load),
-                        motor_rpm: rpm,
-                        motor_on,
-                        dc_bus_v: round1(dc_bus),
-                        temperature_c: round1(temperature),
-                        fault_code: fault,
-                        schedule_version: Some(1),
-                    },
-                }
-            })
+            .map(|at| self.reading_at(at, (end - at).num_minutes()))
             .collect()
+    }
+
+    /// Whether the device keeps reporting after the seeded day.
+    pub fn reports_live(&self) -> bool {
+        !matches!(self.fate, Fate::NeverSeen | Fate::SilentFor(_))
+    }
+
+    /// The reading at `at`, `before_end` minutes before the end of the seeded day (0 for
+    /// live readings: a fault that is active at the end stays active). Deterministic: the
+    /// same device and time always give the same reading.
+    pub fn reading_at(&self, at: DateTime<Utc>, before_end: i64) -> DemoReading {
+        let mut rng = SmallRng::seed_from_u64(self.seed ^ at.timestamp() as u64);
+        let pv_available = self.pv_peak_w
+            * sun_factor(self.lat, self.lon, at)
+            * self.cloud_factor(at)
+            * rng.random_range(0.97..1.0);
+        let local = at.with_timezone(&self.tz);
+        let hour = local.hour() as f64 + local.minute() as f64 / 60.0;
+        let fault = self.fault_at(before_end);
+        let wants_run = self.scheduled(hour) && fault.is_none();
+        // Solar-only sites cannot start the motor on less than a fifth of its power.
+        let can_run = self.grid_tied || pv_available > self.motor_w * 0.2;
+        let motor_on = wants_run && can_run;
+        let standby = 18.0 + rng.random_range(0.0..6.0);
+        let (motor_draw, rpm) = if !motor_on {
+            (0.0, 0)
+        } else if self.grid_tied {
+            let draw = self.motor_w * rng.random_range(0.82..0.9);
+            (draw, rng.random_range(3380..3460))
+        } else {
+            let draw = pv_available.min(self.motor_w * 0.9);
+            let speed = (draw / (self.motor_w * 0.9)).cbrt();
+            (draw, (3450.0 * speed) as i64)
+        };
+        let load = motor_draw + standby;
+        // PV only produces what the load takes (no storage); the grid covers the rest.
+        let solar = pv_available.min(load);
+        let grid = if self.grid_tied { (load - solar).max(0.0) } else { 0.0 };
+        let dc_bus = if pv_available > 50.0 {
+            310.0 + 70.0 * (pv_available / self.pv_peak_w).min(1.0)
+        } else if self.grid_tied {
+            325.0
+        } else {
+            12.0
+        } + rng.random_range(-2.0..2.0);
+        let ambient = ambient_c(self.lat, hour);
+        let temperature = ambient + 20.0 * (load / self.motor_w) + rng.random_range(-0.3..0.3);
+        DemoReading {
+            at,
+            record: ReadingRecord {
+                id: reading_record(&self.id, at),
+                solar_w: round1(solar),
+                grid_w: round1(grid),
+                load_w: round1(load),
+                motor_rpm: rpm,
+                motor_on,
+                dc_bus_v: round1(dc_bus),
+                temperature_c: round1(temperature),
+                fault_code: fault,
+                schedule_version: Some(1),
+            },
+        }
     }
 
     /// Latest-status row from the last reading.

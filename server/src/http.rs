@@ -101,6 +101,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     sunfleet_app::db::migrate(&db).await?;
     if args.demo {
         crate::demo::seed_once(&db).await?;
+        tokio::spawn(crate::demo::keep_alive(db.clone()));
     }
     if !crate::assets::has_front_end() {
         tracing::warn!("this binary was built without the front end: pages will not hydrate");

@@ -76,34 +76,55 @@ fn flags_override_the_environment() {
 }
 
 #[test]
+fn starting_twice_on_the_same_data_directory_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("surrealkv://{}", dir.path().join("db").display());
+    for run in ["first", "second"] {
+        let out = sunfleet(&["migrate", "--db", &db], &[]);
+        assert!(out.status.success(), "{run} start: {}", stderr(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("schema is at version 1"));
+    }
+}
+
+#[test]
 fn a_database_from_a_newer_sunfleet_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("surrealkv://{}", dir.path().join("db").display());
     let out = sunfleet(&["migrate", "--db", &db], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    // Pretend a future version wrote this database.
+    // Pretend a future version wrote this database. In another process: SurrealKV keeps its
+    // directory locked until the process that opened it exits.
+    let helper = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "bump_schema_version_helper", "--ignored", "--nocapture"])
+        .env("SUNFLEET_TEST_DB", &db)
+        .output()
+        .unwrap();
+    assert!(helper.status.success(), "{}", String::from_utf8_lossy(&helper.stdout));
+    let out = sunfleet(&["migrate", "--db", &db], &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("newer than this sunfleet"), "{}", stderr(&out));
+}
+
+/// Run by `a_database_from_a_newer_sunfleet_is_refused` in a child process.
+#[test]
+#[ignore = "helper run in a child process by another test"]
+fn bump_schema_version_helper() {
+    let Ok(url) = std::env::var("SUNFLEET_TEST_DB") else {
+        return;
+    };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let conn = surreal_connect(&db).await;
+        let conn = sunfleet_app::db::connect(&sunfleet_app::db::DbConfig {
+            url,
+            user: None,
+            pass: None,
+        })
+        .await
+        .unwrap();
         conn.query("UPSERT meta:schema SET version = 999")
             .await
             .unwrap()
             .check()
             .unwrap();
     });
-    // Shutting the runtime down closes the embedded store and releases its directory lock.
-    drop(rt);
-    let out = sunfleet(&["migrate", "--db", &db], &[]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("newer than this sunfleet"), "{}", stderr(&out));
-}
-
-async fn surreal_connect(url: &str) -> sunfleet_app::db::Db {
-    sunfleet_app::db::connect(&sunfleet_app::db::DbConfig {
-        url: url.into(),
-        user: None,
-        pass: None,
-    })
-    .await
-    .unwrap()
 }

@@ -29,3 +29,32 @@ async fn the_demo_fleet_is_seeded_once_with_a_day_of_minute_readings() {
     let readings = count_readings(&app.db, &id, now - Duration::hours(25), now).await.unwrap();
     assert_eq!(readings, 24 * 60, "one reading a minute for 24 h, stored once");
 }
+
+#[tokio::test]
+async fn the_live_demo_fills_the_minutes_since_the_last_reading() {
+    let app = spawn_app().await;
+    sunfleet::demo::seed_once(&app.db).await.expect("seed");
+    let (_, before) = app.fleet("").await;
+    let online = before["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["connectivity"] == "online" && r["fault_code"].is_null())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id = DeviceId::parse(&online).unwrap();
+    let now = Utc::now();
+
+    let demo = sunfleet::demo::LiveDemo::new();
+    let written = demo.catch_up(&app.db, now + Duration::minutes(3)).await.unwrap();
+    let again = demo.catch_up(&app.db, now + Duration::minutes(3)).await.unwrap();
+
+    assert!((3..=4).contains(&written), "three new minutes (four across a minute edge): {written}");
+    assert_eq!(again, 0, "nothing left to catch up");
+    let readings = count_readings(&app.db, &id, now - Duration::hours(25), now + Duration::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(readings, 24 * 60 + written as u64);
+}

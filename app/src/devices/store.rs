@@ -97,6 +97,17 @@ pub async fn upsert_statuses(db: &Db, statuses: Vec<StatusRecord>) -> Result<()>
     Ok(())
 }
 
+/// The most recent reading time of any device, if any device ever reported.
+pub async fn latest_seen(db: &Db) -> Result<Option<DateTime<Utc>>> {
+    let mut response = db
+        .query("SELECT VALUE last_seen FROM device_status ORDER BY last_seen DESC LIMIT 1")
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("latest seen"))?;
+    let latest: Vec<DateTime<Utc>> = response.take(0).map_err(internal("latest seen"))?;
+    Ok(latest.into_iter().next())
+}
+
 fn connectivity(status: Option<&StatusRecord>, timeout_s: i64, now: DateTime<Utc>) -> Connectivity {
     match status {
         None => Connectivity::NeverSeen,

@@ -50,13 +50,13 @@ pub async fn count_readings(
     to: DateTime<Utc>,
 ) -> Result<u64> {
     let mut response = db
-        .query("SELECT VALUE count() FROM telemetry:[$d, $from]..=[$d, $to] GROUP ALL")
+        .query("SELECT count() AS n FROM telemetry:[$d, $from]..=[$d, $to] GROUP ALL")
         .bind(("d", device.as_str().to_string()))
         .bind(("from", Datetime::from(from)))
         .bind(("to", Datetime::from(to)))
         .await
         .and_then(|r| r.check())
         .map_err(internal("count readings"))?;
-    let counts: Vec<i64> = response.take(0).map_err(internal("count readings"))?;
+    let counts: Vec<i64> = response.take((0, "n")).map_err(internal("count readings"))?;
     Ok(counts.first().copied().unwrap_or(0).max(0) as u64)
 }
