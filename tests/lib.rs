@@ -92,7 +92,9 @@ impl TestApp {
             kind: "customer".into(),
             parent: Some(org_record("operator")),
         }));
-        orgs::insert_orgs(&self.db, rows).await.expect("insert orgs");
+        orgs::insert_orgs(&self.db, rows)
+            .await
+            .expect("insert orgs");
     }
 
     pub async fn add_device(&self, spec: DeviceSpec<'_>, now: DateTime<Utc>) -> DeviceId {
@@ -162,7 +164,12 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let response = self.client.get(self.url(path)).send().await.expect("request");
+        let response = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
         let status = response.status().as_u16();
         (status, response.text().await.expect("body"))
     }

@@ -9,7 +9,11 @@ use sunfleet_app::db::DbConfig;
 pub struct DbArgs {
     /// SurrealDB endpoint: surrealkv://PATH (embedded, default), mem:// (in memory, lost on
     /// exit), ws://HOST:PORT or wss://HOST:PORT (a SurrealDB server).
-    #[arg(long = "db", env = "SUNFLEET_DB", default_value = "surrealkv://./data/db")]
+    #[arg(
+        long = "db",
+        env = "SUNFLEET_DB",
+        default_value = "surrealkv://./data/db"
+    )]
     pub url: String,
     /// Root user for a remote SurrealDB server.
     #[arg(long = "db-user", env = "SUNFLEET_DB_USER")]

@@ -60,8 +60,14 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
         fleet.devices.len()
     );
 
-    let end = now.duration_trunc(Duration::minutes(1)).expect("BUG: minute truncation");
-    let total: usize = fleet.devices.iter().map(|d| d.readings_until(end).len()).sum();
+    let end = now
+        .duration_trunc(Duration::minutes(1))
+        .expect("BUG: minute truncation");
+    let total: usize = fleet
+        .devices
+        .iter()
+        .map(|d| d.readings_until(end).len())
+        .sum();
     let mut written = 0usize;
     let mut batch = Vec::with_capacity(BATCH);
     let mut statuses = Vec::new();
@@ -76,7 +82,10 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
             written += batch.len();
             telemetry::insert_readings(db, std::mem::take(&mut batch)).await?;
             if last_print.elapsed().as_millis() > 500 {
-                println!("demo: {written}/{total} readings ({}%)", written * 100 / total.max(1));
+                println!(
+                    "demo: {written}/{total} readings ({}%)",
+                    written * 100 / total.max(1)
+                );
                 last_print = Instant::now();
             }
         }
@@ -98,12 +107,16 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
 pub async fn keep_alive(db: Db) {
     let demo = LiveDemo::new();
     loop {
-        let now = Utc::now().duration_trunc(Duration::minutes(1)).expect("BUG: minute truncation");
+        let now = Utc::now()
+            .duration_trunc(Duration::minutes(1))
+            .expect("BUG: minute truncation");
         if let Err(e) = demo.catch_up(&db, now).await {
             tracing::warn!(error = %e, "demo: writing live readings failed; retrying next minute");
         }
         let next = now + Duration::minutes(1) + Duration::seconds(1);
-        let wait = (next - Utc::now()).to_std().unwrap_or(std::time::Duration::from_secs(1));
+        let wait = (next - Utc::now())
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(1));
         tokio::time::sleep(wait).await;
     }
 }
@@ -219,7 +232,14 @@ const MODELS: &[(&str, f64, f64)] = &[
     ("SPC-15", 16_000.0, 11_000.0),
 ];
 const FIRMWARE: &[&str] = &["2.4.1", "2.5.0", "2.5.2", "2.5.2", "3.0.1"];
-const SITES: &[&str] = &["Well", "Pivot", "Canal Pump", "Stock Tank", "Booster", "Pond Pump"];
+const SITES: &[&str] = &[
+    "Well",
+    "Pivot",
+    "Canal Pump",
+    "Stock Tank",
+    "Booster",
+    "Pond Pump",
+];
 
 /// Daily run windows in local hours, `[start, end)`; `end < start` crosses midnight.
 const SCHEDULES: &[&[(u32, u32)]] = &[&[(8, 16)], &[(22, 5)], &[(6, 10), (17, 20)], &[(9, 15)]];
@@ -238,9 +258,15 @@ pub enum Fate {
     /// Registered, never reported.
     NeverSeen,
     /// In fault `code` for the last `minutes` minutes.
-    FaultNow { code: i64, minutes: i64 },
+    FaultNow {
+        code: i64,
+        minutes: i64,
+    },
     /// Had fault `code` for an hour starting this many minutes before the end; cleared.
-    FaultEarlier { code: i64, ago: i64 },
+    FaultEarlier {
+        code: i64,
+        ago: i64,
+    },
 }
 
 pub struct DemoDevice {
@@ -321,7 +347,11 @@ impl Fleet {
             };
             let (model, pv_peak_w, motor_w) = MODELS[rng.random_range(0..MODELS.len())];
             let id = if n % 7 == 3 {
-                format!("SF-{}-{:05}", model.trim_start_matches("SPC-").replace('.', ""), 10_000 + n)
+                format!(
+                    "SF-{}-{:05}",
+                    model.trim_start_matches("SPC-").replace('.', ""),
+                    10_000 + n
+                )
             } else {
                 format!("e00fce68{:016x}", rng.random::<u64>())
             };
@@ -355,7 +385,11 @@ impl Fleet {
                     model: model.into(),
                     firmware: FIRMWARE[rng.random_range(0..FIRMWARE.len())].into(),
                     owner: org_record(owner_slug),
-                    dealer: Some(org_record(if partner_owned { "agrilogic" } else { DEALERS[dealer].0 })),
+                    dealer: Some(org_record(if partner_owned {
+                        "agrilogic"
+                    } else {
+                        DEALERS[dealer].0
+                    })),
                     location: Some(NewLocation {
                         lat,
                         lon,
@@ -463,7 +497,11 @@ impl DemoDevice {
         let load = motor_draw + standby;
         // PV only produces what the load takes (no storage); the grid covers the rest.
         let solar = pv_available.min(load);
-        let grid = if self.grid_tied { (load - solar).max(0.0) } else { 0.0 };
+        let grid = if self.grid_tied {
+            (load - solar).max(0.0)
+        } else {
+            0.0
+        };
         let dc_bus = if pv_available > 50.0 {
             310.0 + 70.0 * (pv_available / self.pv_peak_w).min(1.0)
         } else if self.grid_tied {
@@ -525,7 +563,8 @@ pub fn sun_factor(lat: f64, lon: f64, at: DateTime<Utc>) -> f64 {
     let solar_hours = utc_hours + lon / 15.0;
     let hour_angle = ((solar_hours - 12.0) * 15.0).to_radians();
     let lat = lat.to_radians();
-    let sin_elevation = lat.sin() * declination.sin() + lat.cos() * declination.cos() * hour_angle.cos();
+    let sin_elevation =
+        lat.sin() * declination.sin() + lat.cos() * declination.cos() * hour_angle.cos();
     if sin_elevation <= 0.0 {
         0.0
     } else {
@@ -547,7 +586,11 @@ fn round1(x: f64) -> f64 {
 
 /// Start of the local day containing `at` (used by tests to reason about schedules).
 pub fn local_midnight(tz: &Tz, at: DateTime<Utc>) -> DateTime<Utc> {
-    let local = at.with_timezone(tz).date_naive().and_hms_opt(0, 0, 0).expect("BUG: midnight");
+    let local = at
+        .with_timezone(tz)
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("BUG: midnight");
     tz.from_local_datetime(&local)
         .earliest()
         .map(|t| t.with_timezone(&Utc))
@@ -589,12 +632,12 @@ mod tests {
         assert_eq!(unique.len(), ids_a.len(), "device ids are unique");
         for fate in ["never", "silent", "fault"] {
             assert!(
-                a.devices.iter().any(|d| match (fate, d.fate) {
-                    ("never", Fate::NeverSeen) => true,
-                    ("silent", Fate::SilentFor(_)) => true,
-                    ("fault", Fate::FaultNow { .. }) => true,
-                    _ => false,
-                }),
+                a.devices.iter().any(|d| matches!(
+                    (fate, d.fate),
+                    ("never", Fate::NeverSeen)
+                        | ("silent", Fate::SilentFor(_))
+                        | ("fault", Fate::FaultNow { .. })
+                )),
                 "the demo has {fate} devices"
             );
         }
@@ -604,7 +647,11 @@ mod tests {
     fn a_grid_tied_pump_scheduled_at_night_draws_from_the_grid() {
         let now = noon_in_denver();
         let mut fleet = Fleet::generate(now, 7);
-        let d = fleet.devices.iter_mut().find(|d| d.fate == Fate::Healthy).unwrap();
+        let d = fleet
+            .devices
+            .iter_mut()
+            .find(|d| d.fate == Fate::Healthy)
+            .unwrap();
         d.grid_tied = true;
         d.schedule = &[(22, 5)];
         let readings = d.simulate(now);
@@ -617,7 +664,10 @@ mod tests {
         assert!(at_night.record.motor_on);
         assert_eq!(at_night.record.solar_w, 0.0);
         assert!(at_night.record.grid_w > d.motor_w * 0.5);
-        let at_noon = readings.iter().find(|r| r.at == midnight + Duration::hours(12)).unwrap();
+        let at_noon = readings
+            .iter()
+            .find(|r| r.at == midnight + Duration::hours(12))
+            .unwrap();
         assert!(!at_noon.record.motor_on);
         assert!(at_noon.record.load_w < 30.0);
     }
@@ -626,8 +676,14 @@ mod tests {
     fn a_silent_device_stops_reporting() {
         let now = noon_in_denver();
         let fleet = Fleet::generate(now, 7);
-        let d = fleet.devices.iter().find(|d| matches!(d.fate, Fate::SilentFor(_))).unwrap();
-        let Fate::SilentFor(m) = d.fate else { unreachable!() };
+        let d = fleet
+            .devices
+            .iter()
+            .find(|d| matches!(d.fate, Fate::SilentFor(_)))
+            .unwrap();
+        let Fate::SilentFor(m) = d.fate else {
+            unreachable!()
+        };
         let last = *d.readings_until(now).last().unwrap();
         assert_eq!(last, now - Duration::minutes(m));
     }

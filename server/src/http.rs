@@ -54,10 +54,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route(
-            "/api/{*fn_name}",
-            get(server_fn).post(server_fn),
-        )
+        .route("/api/{*fn_name}", get(server_fn).post(server_fn))
         .leptos_routes_with_context(&state, routes, provide, move || shell(options.clone()))
         .fallback(asset_or_not_found)
         .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)))
@@ -124,7 +121,9 @@ pub async fn bind(
     use axum::serve::ListenerExt;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
-            anyhow::anyhow!("SUNFLEET_ADDR: {addr} is already in use (is another sunfleet running?)")
+            anyhow::anyhow!(
+                "SUNFLEET_ADDR: {addr} is already in use (is another sunfleet running?)"
+            )
         } else {
             anyhow::anyhow!("SUNFLEET_ADDR: cannot listen on {addr}: {e}")
         }
@@ -140,8 +139,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         {
             s.recv().await;
         }

@@ -36,7 +36,10 @@ fn an_unknown_database_scheme_exits_with_one_clear_line() {
     assert!(!out.status.success());
     let err = stderr(&out);
     let last = err.lines().last().unwrap_or_default();
-    assert!(last.contains("SUNFLEET_DB") && last.contains("unsupported"), "{err}");
+    assert!(
+        last.contains("SUNFLEET_DB") && last.contains("unsupported"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -44,7 +47,13 @@ fn an_unreachable_database_server_exits_naming_the_setting() {
     let out = sunfleet(&["serve", "--db", "ws://127.0.0.1:9"], &[]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.lines().last().unwrap_or_default().contains("SUNFLEET_DB"), "{err}");
+    assert!(
+        err.lines()
+            .last()
+            .unwrap_or_default()
+            .contains("SUNFLEET_DB"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -56,7 +65,10 @@ fn a_port_in_use_exits_with_a_clear_message() {
     let out = sunfleet(&["serve", "--addr", &addr, "--db", &db], &[]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("already in use") && err.contains(&addr), "{err}");
+    assert!(
+        err.contains("already in use") && err.contains(&addr),
+        "{err}"
+    );
 }
 
 #[test]
@@ -95,14 +107,27 @@ fn a_database_from_a_newer_sunfleet_is_refused() {
     // Pretend a future version wrote this database. In another process: SurrealKV keeps its
     // directory locked until the process that opened it exits.
     let helper = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "bump_schema_version_helper", "--ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "bump_schema_version_helper",
+            "--ignored",
+            "--nocapture",
+        ])
         .env("SUNFLEET_TEST_DB", &db)
         .output()
         .unwrap();
-    assert!(helper.status.success(), "{}", String::from_utf8_lossy(&helper.stdout));
+    assert!(
+        helper.status.success(),
+        "{}",
+        String::from_utf8_lossy(&helper.stdout)
+    );
     let out = sunfleet(&["migrate", "--db", &db], &[]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("newer than this sunfleet"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("newer than this sunfleet"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Run by `a_database_from_a_newer_sunfleet_is_refused` in a child process.

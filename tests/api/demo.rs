@@ -8,17 +8,25 @@ async fn the_demo_fleet_is_seeded_once_with_a_day_of_minute_readings() {
     let app = spawn_app().await;
 
     sunfleet::demo::seed_once(&app.db).await.expect("seed");
-    sunfleet::demo::seed_once(&app.db).await.expect("second seed is a no-op");
+    sunfleet::demo::seed_once(&app.db)
+        .await
+        .expect("second seed is a no-op");
 
     let (status, body) = app.fleet("").await;
     assert_eq!(status, 200);
     assert_eq!(body["total"], sunfleet::demo::DEVICES as u64);
     let rows = body["rows"].as_array().unwrap();
     let count = |c: &str| rows.iter().filter(|r| r["connectivity"] == c).count();
-    assert!(count("online") > rows.len() * 3 / 4, "most devices are online");
+    assert!(
+        count("online") > rows.len() * 3 / 4,
+        "most devices are online"
+    );
     assert!(count("offline") > 0, "some went silent");
     assert!(count("never_seen") > 0, "some never reported");
-    assert!(rows.iter().any(|r| r["fault_code"].is_number()), "some are in fault");
+    assert!(
+        rows.iter().any(|r| r["fault_code"].is_number()),
+        "some are in fault"
+    );
 
     let healthy = rows
         .iter()
@@ -26,8 +34,14 @@ async fn the_demo_fleet_is_seeded_once_with_a_day_of_minute_readings() {
         .unwrap();
     let id = DeviceId::parse(healthy["id"].as_str().unwrap()).unwrap();
     let now = Utc::now();
-    let readings = count_readings(&app.db, &id, now - Duration::hours(25), now).await.unwrap();
-    assert_eq!(readings, 24 * 60, "one reading a minute for 24 h, stored once");
+    let readings = count_readings(&app.db, &id, now - Duration::hours(25), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        readings,
+        24 * 60,
+        "one reading a minute for 24 h, stored once"
+    );
 }
 
 #[tokio::test]
@@ -48,13 +62,27 @@ async fn the_live_demo_fills_the_minutes_since_the_last_reading() {
     let now = Utc::now();
 
     let demo = sunfleet::demo::LiveDemo::new();
-    let written = demo.catch_up(&app.db, now + Duration::minutes(3)).await.unwrap();
-    let again = demo.catch_up(&app.db, now + Duration::minutes(3)).await.unwrap();
-
-    assert!((3..=4).contains(&written), "three new minutes (four across a minute edge): {written}");
-    assert_eq!(again, 0, "nothing left to catch up");
-    let readings = count_readings(&app.db, &id, now - Duration::hours(25), now + Duration::minutes(5))
+    let written = demo
+        .catch_up(&app.db, now + Duration::minutes(3))
         .await
         .unwrap();
+    let again = demo
+        .catch_up(&app.db, now + Duration::minutes(3))
+        .await
+        .unwrap();
+
+    assert!(
+        (3..=4).contains(&written),
+        "three new minutes (four across a minute edge): {written}"
+    );
+    assert_eq!(again, 0, "nothing left to catch up");
+    let readings = count_readings(
+        &app.db,
+        &id,
+        now - Duration::hours(25),
+        now + Duration::minutes(5),
+    )
+    .await
+    .unwrap();
     assert_eq!(readings, 24 * 60 + written as u64);
 }

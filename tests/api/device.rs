@@ -28,7 +28,10 @@ async fn the_device_api_returns_identity_and_latest_status() {
     assert_eq!(body["latest"]["solar_w"], 5120.0);
     assert_eq!(body["latest"]["ago"], "2 min ago");
     let at_local = body["latest"]["at_local"].as_str().unwrap();
-    assert!(at_local.ends_with("MST") || at_local.ends_with("MDT"), "{at_local}");
+    assert!(
+        at_local.ends_with("MST") || at_local.ends_with("MDT"),
+        "{at_local}"
+    );
 }
 
 #[tokio::test]
@@ -59,7 +62,14 @@ async fn the_device_page_shows_database_values() {
     .await;
     let (status, html) = app.get("/devices/SF-3-00001").await;
     assert_eq!(status, 200);
-    for expected in ["Booster 1", "Magic Valley", "1.88 kW", "40 W", "E05 Dry run", "SPC-3"] {
+    for expected in [
+        "Booster 1",
+        "Magic Valley",
+        "1.88 kW",
+        "40 W",
+        "E05 Dry run",
+        "SPC-3",
+    ] {
         assert!(html.contains(expected), "page shows {expected:?}");
     }
 }
@@ -67,7 +77,11 @@ async fn the_device_page_shows_database_values() {
 #[tokio::test]
 async fn an_unknown_device_page_is_a_404_page() {
     let app = spawn_app().await;
-    for path in ["/devices/e00fce68ffffffffffffffff", "/devices/%20bad%20id", "/no/such/page"] {
+    for path in [
+        "/devices/e00fce68ffffffffffffffff",
+        "/devices/%20bad%20id",
+        "/no/such/page",
+    ] {
         let (status, html) = app.get(path).await;
         assert_eq!(status, 404, "{path}");
         assert!(html.contains("Not found"), "{path} renders the 404 page");

@@ -59,7 +59,11 @@ async fn fleet_lists_every_device_with_owner_status_and_power() {
 
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["total"], 3);
-    assert_eq!(names(&body), ["Canal Pump 2", "North Well 1", "Stock Tank 3"], "sorted by name");
+    assert_eq!(
+        names(&body),
+        ["Canal Pump 2", "North Well 1", "Stock Tank 3"],
+        "sorted by name"
+    );
     let rows = body["rows"].as_array().unwrap();
     let canal = &rows[0];
     assert_eq!(canal["id"], "SF-15-00042");
@@ -87,8 +91,16 @@ async fn fleet_filter_matches_name_id_owner_and_model_ignoring_case() {
         ("PECOS", &["Canal Pump 2"], "owner, upper case"),
         ("sf-15", &["Canal Pump 2"], "serial id"),
         ("bbbbbb", &["Stock Tank 3"], "particle id"),
-        ("spc-", &["Canal Pump 2", "North Well 1", "Stock Tank 3"], "model"),
-        ("  platte  ", &["North Well 1", "Stock Tank 3"], "surrounding spaces ignored"),
+        (
+            "spc-",
+            &["Canal Pump 2", "North Well 1", "Stock Tank 3"],
+            "model",
+        ),
+        (
+            "  platte  ",
+            &["North Well 1", "Stock Tank 3"],
+            "surrounding spaces ignored",
+        ),
         ("no such thing", &[], "nothing matches"),
     ];
     for (query, expected, why) in cases {

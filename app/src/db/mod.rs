@@ -106,8 +106,9 @@ pub async fn set_flag(db: &Db, name: &str) -> Result<(), surrealdb::Error> {
 /// The database handle for the current request (provided by the server for every page
 /// render and server function).
 pub fn db() -> Result<Db, AppError> {
-    leptos::prelude::use_context::<Db>()
-        .ok_or_else(|| AppError::internal("no database in context", "BUG: server did not provide Db"))
+    leptos::prelude::use_context::<Db>().ok_or_else(|| {
+        AppError::internal("no database in context", "BUG: server did not provide Db")
+    })
 }
 
 /// Maps a database failure to an opaque internal error, logging the detail.
@@ -130,7 +131,11 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_scheme_is_named_in_the_error() {
         let err = connect(&config("postgres://x")).await.unwrap_err();
-        assert!(err.to_string().starts_with("SUNFLEET_DB: unsupported endpoint"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("SUNFLEET_DB: unsupported endpoint"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

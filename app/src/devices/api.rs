@@ -16,7 +16,9 @@ pub async fn list_fleet(query: String) -> Result<FleetList, AppError> {
             let db = crate::db::db()?;
             let query = query.trim();
             if query.chars().count() > 200 {
-                return Err(AppError::validation("the filter is longer than 200 characters"));
+                return Err(AppError::validation(
+                    "the filter is longer than 200 characters",
+                ));
             }
             super::store::fleet(&db, query, chrono::Utc::now()).await
         }
@@ -31,7 +33,8 @@ pub async fn get_device(id: String) -> Result<DeviceDetail, AppError> {
     crate::error::respond(
         async {
             // An id that cannot exist is reported like a missing one: the page says "not found".
-            let id = super::model::DeviceId::parse(&id).map_err(|_| AppError::not_found("device"))?;
+            let id =
+                super::model::DeviceId::parse(&id).map_err(|_| AppError::not_found("device"))?;
             let db = crate::db::db()?;
             super::store::device(&db, &id, chrono::Utc::now())
                 .await?

@@ -169,12 +169,24 @@ mod tests {
 
     #[test]
     fn a_serial_is_accepted_and_upper_cased() {
-        assert_eq!(DeviceId::parse(" sf-7-0042 ").unwrap().as_str(), "SF-7-0042");
+        assert_eq!(
+            DeviceId::parse(" sf-7-0042 ").unwrap().as_str(),
+            "SF-7-0042"
+        );
     }
 
     #[test]
     fn ids_with_other_characters_are_rejected() {
-        for bad in ["", "   ", "a b", "x/../y", "dev;DROP", "---", &"A".repeat(65), "ünïcode"] {
+        for bad in [
+            "",
+            "   ",
+            "a b",
+            "x/../y",
+            "dev;DROP",
+            "---",
+            &"A".repeat(65),
+            "ünïcode",
+        ] {
             assert!(DeviceId::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

@@ -211,7 +211,11 @@ pub async fn device(db: &Db, id: &DeviceId, now: DateTime<Utc>) -> Result<Option
     let status: Option<StatusRecord> = response.take(1).map_err(internal("device status"))?;
     let tz: chrono_tz::Tz = d.timezone.parse().unwrap_or(chrono_tz::UTC);
     let latest = status.as_ref().map(|s| LatestStatus {
-        at_local: s.last_seen.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
+        at_local: s
+            .last_seen
+            .with_timezone(&tz)
+            .format("%Y-%m-%d %H:%M %Z")
+            .to_string(),
         ago: ago((now - s.last_seen).num_seconds()),
         solar_w: s.solar_w,
         grid_w: s.grid_w,

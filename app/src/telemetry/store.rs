@@ -57,6 +57,8 @@ pub async fn count_readings(
         .await
         .and_then(|r| r.check())
         .map_err(internal("count readings"))?;
-    let counts: Vec<i64> = response.take((0, "n")).map_err(internal("count readings"))?;
+    let counts: Vec<i64> = response
+        .take((0, "n"))
+        .map_err(internal("count readings"))?;
     Ok(counts.first().copied().unwrap_or(0).max(0) as u64)
 }
