@@ -16,6 +16,8 @@ pub fn FleetPage() -> impl IntoView {
     let query = use_query_map();
     let filter = move || query.read().get("q").unwrap_or_default();
     let fleet = Resource::new(filter, list_fleet);
+    // True while a new filter's rows are on their way; the old rows stay visible meanwhile.
+    let (pending, set_pending) = signal(false);
     let navigate = use_navigate();
     let on_input = move |ev| {
         let value = event_target_value(&ev);
@@ -66,7 +68,10 @@ pub fn FleetPage() -> impl IntoView {
                     on:input=on_input
                 />
             </form>
-            <Transition fallback=|| view! { <Loading what="devices" /> }>
+            <p class="updating" role="status" aria-live="polite">
+                {move || if pending.get() { "Updating…" } else { "" }}
+            </p>
+            <Transition fallback=|| view! { <Loading what="devices" /> } set_pending>
                 {move || {
                     fleet
                         .get()
