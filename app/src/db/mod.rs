@@ -129,6 +129,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_memory_database_connects_migrates_and_answers() {
+        let db = connect(&config("mem://")).await.unwrap();
+        assert_eq!(migrate(&db).await.unwrap(), SCHEMA_VERSION);
+        ping(&db).await.unwrap();
+        assert!(!flag_is_set(&db, "x").await.unwrap());
+        set_flag(&db, "x").await.unwrap();
+        assert!(flag_is_set(&db, "x").await.unwrap());
+    }
+
+    #[tokio::test]
     async fn an_unknown_scheme_is_named_in_the_error() {
         let err = connect(&config("postgres://x")).await.unwrap_err();
         assert!(
