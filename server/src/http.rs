@@ -5,13 +5,14 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 use sunfleet_app::db::Db;
+use sunfleet_app::error::AppError;
 use sunfleet_app::{shell, App};
 
 use crate::config::ServeArgs;
@@ -54,15 +55,41 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/api/{*fn_name}", get(server_fn).post(server_fn))
+        .route("/api/{*rest}", any(unknown_api))
         .leptos_routes_with_context(&state, routes, provide, move || shell(options.clone()))
         .fallback(asset_or_not_found)
+        .layer(axum::middleware::map_response(server_fn_error_status))
         .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)))
         .with_state(state)
 }
 
-async fn server_fn(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {
-    leptos_axum::handle_server_fns_with_context(state.provide(), request).await
+/// leptos registers a route per server function; anything else under `/api/` lands here.
+async fn unknown_api() -> Response {
+    error_response(AppError::not_found("endpoint"))
+}
+
+/// Arguments that fail to parse are rejected before a server function's body runs, and
+/// leptos answers those with 500; give them the status their error code stands for.
+async fn server_fn_error_status(response: Response) -> Response {
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !response.headers().contains_key("serverfnerror")
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // Error bodies are a code and a message; anything larger is not one of ours.
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return error_response(AppError::Internal);
+    };
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = StatusCode::from_u16(error.status()).unwrap_or(parts.status);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+fn error_response(error: AppError) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, axum::Json(error)).into_response()
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
