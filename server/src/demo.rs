@@ -68,31 +68,20 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
         .iter()
         .map(|d| d.readings_until(end).len())
         .sum();
-    let mut written = 0usize;
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut statuses = Vec::new();
+    let mut writer = Writer::new(db);
     let mut last_print = Instant::now();
     for device in &fleet.devices {
-        let readings = device.simulate(end);
-        if let Some(last) = readings.last() {
-            statuses.push(device.status_of(last, end));
-        }
-        batch.extend(readings.into_iter().map(|r| r.record));
-        if batch.len() >= BATCH {
-            written += batch.len();
-            telemetry::insert_readings(db, std::mem::take(&mut batch)).await?;
-            if last_print.elapsed().as_millis() > 500 {
-                println!(
-                    "demo: {written}/{total} readings ({}%)",
-                    written * 100 / total.max(1)
-                );
-                last_print = Instant::now();
-            }
+        writer.add(device, device.simulate(end), end).await?;
+        if last_print.elapsed().as_millis() > 500 {
+            let written = writer.written;
+            println!(
+                "demo: {written}/{total} readings ({}%)",
+                written * 100 / total.max(1)
+            );
+            last_print = Instant::now();
         }
     }
-    written += batch.len();
-    telemetry::insert_readings(db, batch).await?;
-    devices::upsert_statuses(db, statuses).await?;
+    let written = writer.finish().await?;
     println!(
         "demo: done, {written} readings for {} devices in {:.1} s",
         fleet.devices.len(),
@@ -150,25 +139,65 @@ impl LiveDemo {
             return Ok(0);
         }
         let minutes = (to - from).num_minutes() + 1;
-        let mut batch = Vec::new();
-        let mut statuses = Vec::new();
+        let mut writer = Writer::new(db);
         for device in self.fleet.devices.iter().filter(|d| d.reports_live()) {
-            let mut last = None;
-            for m in 0..minutes {
-                let reading = device.reading_at(from + Duration::minutes(m), 0);
-                batch.push(reading.record.clone());
-                last = Some(reading);
-                if batch.len() >= BATCH {
-                    telemetry::insert_readings(db, std::mem::take(&mut batch)).await?;
-                }
-            }
-            if let Some(last) = last {
-                statuses.push(device.status_of(&last, to));
-            }
+            let readings = (0..minutes)
+                .map(|m| device.reading_at(from + Duration::minutes(m), 0))
+                .collect();
+            writer.add(device, readings, to).await?;
         }
-        telemetry::insert_readings(db, batch).await?;
-        devices::upsert_statuses(db, statuses).await?;
+        writer.finish().await?;
         Ok(minutes)
+    }
+}
+
+/// Writes readings a batch (one transaction) at a time, and at the end the latest status of
+/// every device that reported.
+struct Writer<'a> {
+    db: &'a Db,
+    batch: Vec<ReadingRecord>,
+    statuses: Vec<StatusRecord>,
+    written: usize,
+}
+
+impl<'a> Writer<'a> {
+    fn new(db: &'a Db) -> Self {
+        Self {
+            db,
+            batch: Vec::with_capacity(BATCH),
+            statuses: Vec::new(),
+            written: 0,
+        }
+    }
+
+    /// Queues one device's readings (oldest first); `now` decides whether it counts as online.
+    async fn add(
+        &mut self,
+        device: &DemoDevice,
+        readings: Vec<DemoReading>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        if let Some(last) = readings.last() {
+            self.statuses.push(device.status_of(last, now));
+        }
+        self.batch.extend(readings.into_iter().map(|r| r.record));
+        if self.batch.len() >= BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> anyhow::Result<()> {
+        self.written += self.batch.len();
+        telemetry::insert_readings(self.db, std::mem::take(&mut self.batch)).await?;
+        Ok(())
+    }
+
+    /// Writes what is left and the statuses; returns how many readings were written.
+    async fn finish(mut self) -> anyhow::Result<usize> {
+        self.flush().await?;
+        devices::upsert_statuses(self.db, std::mem::take(&mut self.statuses)).await?;
+        Ok(self.written)
     }
 }
 
