@@ -41,12 +41,16 @@ pub async fn spawn_app() -> TestApp {
     };
     let db = db::connect(&config).await.expect("open test database");
     db::migrate(&db).await.expect("migrate test database");
+    serve(db, dir, AppState::new).await
+}
+
+async fn serve(db: Db, dir: tempfile::TempDir, state: impl FnOnce(Db) -> AppState) -> TestApp {
     let listener = sunfleet::http::bind("127.0.0.1:0".parse().unwrap())
         .await
         .expect("bind");
     use axum::serve::Listener as _;
     let addr = listener.local_addr().expect("local addr");
-    let app = router(AppState::new(db.clone()));
+    let app = router(state(db.clone()));
     let server = tokio::spawn(async move {
         axum::serve(listener, app).await.expect("server");
     });
@@ -59,6 +63,24 @@ pub async fn spawn_app() -> TestApp {
             .unwrap(),
         dir,
         server,
+    }
+}
+
+impl TestApp {
+    /// A new server (fresh caches) over the same database.
+    pub async fn reopen(mut self) -> TestApp {
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+        let db = self.db.clone();
+        drop(self);
+        serve(db, dir, AppState::new).await
+    }
+
+    /// A new server whose ingest queue holds only `readings` readings.
+    pub async fn reopen_with_queue(mut self, readings: usize) -> TestApp {
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+        let db = self.db.clone();
+        drop(self);
+        serve(db, dir, move |db| AppState::with_ingest_queue(db, readings)).await
     }
 }
 
@@ -112,6 +134,7 @@ impl TestApp {
                 timezone: "America/Denver".into(),
                 installed_at: Some(now - Duration::days(30)),
                 offline_timeout_s: 600,
+                token_hash: Some(sunfleet::ingest::auth::hash_secret(&device_token(&id))),
             }],
         )
         .await
@@ -122,6 +145,7 @@ impl TestApp {
                 vec![StatusRecord {
                     id: devices::status_record(&id),
                     last_seen: now - age,
+                    last_heard: Some(now - age),
                     online: age < Duration::minutes(10),
                     fault_code,
                     solar_w,
@@ -137,6 +161,44 @@ impl TestApp {
             .expect("insert status");
         }
         id
+    }
+
+    /// Adds a webhook integration with this secret.
+    pub async fn add_integration(&self, name: &str, secret: &str) {
+        sunfleet::ingest::integrations::add(&self.db, name, Some(secret.into()))
+            .await
+            .expect("add integration");
+    }
+
+    /// Posts to the Particle webhook with a bearer secret and a content type.
+    pub async fn post_particle(
+        &self,
+        secret: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .post(self.url("/ingest/particle"))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(secret) = secret {
+            request = request.header("authorization", format!("Bearer {secret}"));
+        }
+        json_response(request).await
+    }
+
+    /// Posts status JSON on the direct device path with a bearer token.
+    pub async fn post_direct(&self, id: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+        let mut request = self
+            .client
+            .post(self.url(&format!("/ingest/v1/devices/{id}/status")))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        json_response(request).await
     }
 
     /// Calls the Fleet server function the way the browser does (form-encoded POST).
@@ -173,6 +235,20 @@ impl TestApp {
         let status = response.status().as_u16();
         (status, response.text().await.expect("body"))
     }
+}
+
+async fn json_response(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let body = response.text().await.expect("body");
+    let json = serde_json::from_str(&body)
+        .unwrap_or_else(|e| panic!("answered non-JSON ({e}) with {status}: {body}"));
+    (status, json)
+}
+
+/// The ingest token `add_device` gives a device.
+pub fn device_token(id: &DeviceId) -> String {
+    format!("test-token-{id}")
 }
 
 fn title(slug: &str) -> String {

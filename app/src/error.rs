@@ -25,6 +25,19 @@ pub enum AppError {
     Conflict { message: String },
     #[error("too many requests, try again later")]
     RateLimited,
+    /// The request could not be read at all; `code` says how (`invalid_json`, …).
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// Readable, but not acceptable; `code` says why (`readings_rejected`, …).
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    #[error("the body is larger than {limit_kb} KB")]
+    PayloadTooLarge { limit_kb: usize },
+    #[error("{message}")]
+    UnsupportedMediaType { message: String },
+    /// Overloaded for a moment: the caller should retry after `retry_after_s`.
+    #[error("busy, retry in {retry_after_s} s")]
+    Unavailable { retry_after_s: u32 },
     #[error("internal error")]
     Internal,
     /// An error that arrived over the wire with a code this build does not know.
@@ -44,6 +57,13 @@ impl AppError {
         Self::NotFound { what }
     }
 
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
     pub fn validation(message: impl Into<String>) -> Self {
         Self::Validation {
             message: message.into(),
@@ -59,6 +79,11 @@ impl AppError {
             Self::Validation { .. } => "validation_failed".into(),
             Self::Conflict { .. } => "conflict".into(),
             Self::RateLimited => "rate_limited".into(),
+            Self::BadRequest { code, .. } => (*code).into(),
+            Self::Unprocessable { code, .. } => (*code).into(),
+            Self::PayloadTooLarge { .. } => "payload_too_large".into(),
+            Self::UnsupportedMediaType { .. } => "unsupported_media_type".into(),
+            Self::Unavailable { .. } => "unavailable".into(),
             Self::Internal => "internal".into(),
             Self::Other { code, .. } => code.clone(),
         }
@@ -73,6 +98,11 @@ impl AppError {
             Self::Validation { .. } => 422,
             Self::Conflict { .. } => 409,
             Self::RateLimited => 429,
+            Self::BadRequest { .. } => 400,
+            Self::Unprocessable { .. } => 422,
+            Self::PayloadTooLarge { .. } => 413,
+            Self::UnsupportedMediaType { .. } => 415,
+            Self::Unavailable { .. } => 503,
             Self::Internal | Self::Other { .. } => 500,
         }
     }

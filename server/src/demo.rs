@@ -1,5 +1,7 @@
-//! The demo fleet: a realistic, reproducible fleet in the US Mountain West with the last
-//! 24 hours of one-minute telemetry, seeded once per database by `sunfleet serve --demo`.
+//! The demo fleet: a realistic, reproducible fleet in the US Mountain West with 30 days of
+//! history, seeded once per database by `sunfleet serve --demo`: one-minute readings for
+//! the last [`RAW_DAYS`] days and hourly and daily rollups (computed by the same code as the
+//! write path) for all 30. The fleet simulator (`sunfleet simulate`) drives the same devices.
 //!
 //! The physics is simple but honest: PV power follows the sun's elevation for each device's
 //! latitude, longitude and date, dimmed by passing clouds; the pump runs by a daily schedule
@@ -20,16 +22,26 @@ use sunfleet_app::devices::model::DeviceId;
 use sunfleet_app::devices::store::{self as devices, NewDevice, NewLocation, StatusRecord};
 use sunfleet_app::orgs::model::OrgKind;
 use sunfleet_app::orgs::store::{self as orgs, org_record, NewOrg};
-use sunfleet_app::telemetry::store::{self as telemetry, reading_record, ReadingRecord};
+use sunfleet_app::telemetry::model::Status;
+use sunfleet_app::telemetry::rollup::{self, day_hours, Sample};
+use sunfleet_app::telemetry::store::{
+    self as telemetry, day_record, hour_record, ReadingRecord, RollupRecord,
+};
+use sunfleet_app::telemetry::write::{self, Delivery};
+
+use crate::ingest::auth::hash_secret;
 
 const FLAG: &str = "demo_seeded";
 /// The demo is the same fleet every time: same ids, names and behaviour.
 const SEED: u64 = 0x5_0000_0000_07EA;
 pub const DEVICES: usize = 240;
-const MINUTES: i64 = 24 * 60;
-/// Readings per INSERT: one transaction each. Large enough to amortise the commit, small
-/// enough to show progress.
-const BATCH: usize = 12_000;
+/// Days of history the demo starts with.
+pub const HISTORY_DAYS: i64 = 30;
+/// Days of that history kept as raw one-minute readings (the rest as rollups only).
+pub const RAW_DAYS: i64 = 2;
+const MINUTES: i64 = HISTORY_DAYS * 24 * 60;
+/// The demo's Particle integration secret (a demo database only; documented in the README).
+pub const DEMO_INTEGRATION_SECRET: &str = "sunfleet-demo-particle-secret";
 
 /// Seeds the demo fleet unless this database already has it.
 pub async fn seed_once(db: &Db) -> anyhow::Result<()> {
@@ -54,36 +66,40 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
     let fleet = Fleet::generate(now, SEED);
     orgs::insert_orgs(db, fleet.orgs.clone()).await?;
     devices::insert_devices(db, fleet.devices.iter().map(|d| d.record.clone()).collect()).await?;
+    match crate::ingest::integrations::add(db, "demo", Some(DEMO_INTEGRATION_SECRET.into())).await {
+        Ok(_) | Err(sunfleet_app::error::AppError::Conflict { .. }) => {}
+        Err(e) => return Err(e).context("adding the demo integration"),
+    }
     println!(
-        "demo: {} organisations, {} devices; writing 24 h of one-minute telemetry…",
+        "demo: {} organisations, {} devices; writing {HISTORY_DAYS} days of history \
+         ({RAW_DAYS} days of one-minute readings, rollups for all)…",
         fleet.orgs.len(),
         fleet.devices.len()
     );
-
     let end = now
         .duration_trunc(Duration::minutes(1))
         .expect("BUG: minute truncation");
-    let total: usize = fleet
-        .devices
-        .iter()
-        .map(|d| d.readings_until(end).len())
-        .sum();
+    let raw_from = end - Duration::days(RAW_DAYS);
     let mut writer = Writer::new(db);
     let mut last_print = Instant::now();
-    for device in &fleet.devices {
-        writer.add(device, device.simulate(end), end).await?;
-        if last_print.elapsed().as_millis() > 500 {
-            let written = writer.written;
+    for (n, device) in fleet.devices.iter().enumerate() {
+        writer
+            .add(device, device.simulate(end), raw_from, end)
+            .await?;
+        if last_print.elapsed().as_millis() > 1000 {
             println!(
-                "demo: {written}/{total} readings ({}%)",
-                written * 100 / total.max(1)
+                "demo: {}/{} devices, {} readings and {} rollups written",
+                n + 1,
+                fleet.devices.len(),
+                writer.readings,
+                writer.rollups
             );
             last_print = Instant::now();
         }
     }
-    let written = writer.finish().await?;
+    let (readings, rollups) = writer.finish().await?;
     println!(
-        "demo: done, {written} readings for {} devices in {:.1} s",
+        "demo: done, {readings} readings and {rollups} rollups for {} devices in {:.1} s",
         fleet.devices.len(),
         started.elapsed().as_secs_f64()
     );
@@ -91,8 +107,9 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
 }
 
 /// Keeps the demo fleet alive: every minute, each device that still reports posts its
-/// reading, so the demo shows a living fleet rather than one that went silent at seeding.
-/// After a restart it first fills the gap since the last reading (up to 24 h).
+/// reading through the same write path as real ingest, so the demo shows a living fleet
+/// (rollups, events and offline detection included). After a restart it first fills the
+/// gap since the last reading (up to a day).
 pub async fn keep_alive(db: Db) {
     let demo = LiveDemo::new();
     loop {
@@ -110,7 +127,7 @@ pub async fn keep_alive(db: Db) {
     }
 }
 
-/// The demo devices that keep reporting after the seeded day.
+/// The demo devices that keep reporting after the seeded history.
 pub struct LiveDemo {
     fleet: Fleet,
 }
@@ -128,77 +145,138 @@ impl LiveDemo {
         }
     }
 
-    /// Writes every minute after the latest stored reading up to `to` (at most 24 h) and
+    /// Writes every minute after the latest stored reading up to `to` (at most a day) and
     /// returns how many minutes that was.
     pub async fn catch_up(&self, db: &Db, to: DateTime<Utc>) -> anyhow::Result<i64> {
         let Some(since) = devices::latest_seen(db).await? else {
             return Ok(0);
         };
-        let from = (since + Duration::minutes(1)).max(to - Duration::minutes(MINUTES - 1));
+        let from = (since + Duration::minutes(1)).max(to - Duration::minutes(24 * 60 - 1));
         if from > to {
             return Ok(0);
         }
         let minutes = (to - from).num_minutes() + 1;
-        let mut writer = Writer::new(db);
-        for device in self.fleet.devices.iter().filter(|d| d.reports_live()) {
-            let readings = (0..minutes)
-                .map(|m| device.reading_at(from + Duration::minutes(m), 0))
+        // An hour of minutes per batch keeps each transaction a sensible size.
+        let mut start = 0;
+        while start < minutes {
+            let span = (minutes - start).min(60);
+            let deliveries: Vec<Delivery> = self
+                .fleet
+                .devices
+                .iter()
+                .filter(|d| d.reports_live())
+                .map(|d| Delivery {
+                    device: d.id.clone(),
+                    tz: d.tz,
+                    owner: Some(d.record.owner.clone()),
+                    readings: (start..start + span)
+                        .map(|m| d.reading_at(from + Duration::minutes(m), 0))
+                        .collect(),
+                })
                 .collect();
-            writer.add(device, readings, to).await?;
+            write::write_batch(db, &deliveries, Utc::now()).await?;
+            start += span;
         }
-        writer.finish().await?;
         Ok(minutes)
     }
 }
 
-/// Writes readings a batch (one transaction) at a time, and at the end the latest status of
-/// every device that reported.
+/// Rows per INSERT: one transaction each. Large enough to amortise the commit, small enough
+/// to show progress.
+const BATCH: usize = 12_000;
+
+/// Writes seeded history a batch (one transaction) at a time, and at the end the latest
+/// status of every device that reported.
 struct Writer<'a> {
     db: &'a Db,
-    batch: Vec<ReadingRecord>,
+    readings_batch: Vec<ReadingRecord>,
+    hours: Vec<RollupRecord>,
+    days: Vec<RollupRecord>,
     statuses: Vec<StatusRecord>,
-    written: usize,
+    readings: usize,
+    rollups: usize,
 }
 
 impl<'a> Writer<'a> {
     fn new(db: &'a Db) -> Self {
         Self {
             db,
-            batch: Vec::with_capacity(BATCH),
+            readings_batch: Vec::with_capacity(BATCH),
+            hours: Vec::new(),
+            days: Vec::new(),
             statuses: Vec::new(),
-            written: 0,
+            readings: 0,
+            rollups: 0,
         }
     }
 
-    /// Queues one device's readings (oldest first); `now` decides whether it counts as online.
+    /// Queues one device's history (oldest first): raw readings from `raw_from`, rollups
+    /// for all of it; `now` decides whether it counts as online.
     async fn add(
         &mut self,
         device: &DemoDevice,
-        readings: Vec<DemoReading>,
+        readings: Vec<Status>,
+        raw_from: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
-        if let Some(last) = readings.last() {
-            self.statuses.push(device.status_of(last, now));
+        let Some(last) = readings.last() else {
+            return Ok(());
+        };
+        self.statuses.push(device.status_of(last, now));
+        let samples: Vec<Sample> = readings.iter().map(Sample::from).collect();
+        let hours = rollup::increments(None, &samples, &device.tz);
+        for (start, (date, day)) in rollup::days_of(&hours, &device.tz) {
+            let id = day_record(&device.id, start);
+            let n = day_hours(date, &device.tz);
+            self.days
+                .push(RollupRecord::new(id, &device.id, start, date, n, &day));
         }
-        self.batch.extend(readings.into_iter().map(|r| r.record));
-        if self.batch.len() >= BATCH {
+        for (start, hour) in &hours {
+            let (date, _) = rollup::local_day(*start, &device.tz);
+            let id = hour_record(&device.id, *start);
+            self.hours
+                .push(RollupRecord::new(id, &device.id, *start, date, 1, hour));
+        }
+        self.readings_batch.extend(
+            readings
+                .iter()
+                .filter(|r| r.time > raw_from)
+                .map(|r| ReadingRecord::new(&device.id, r)),
+        );
+        if self.readings_batch.len() + self.hours.len() >= BATCH {
             self.flush().await?;
         }
         Ok(())
     }
 
     async fn flush(&mut self) -> anyhow::Result<()> {
-        self.written += self.batch.len();
-        telemetry::insert_readings(self.db, std::mem::take(&mut self.batch)).await?;
+        self.readings += self.readings_batch.len();
+        self.rollups += self.hours.len() + self.days.len();
+        telemetry::insert_readings(self.db, std::mem::take(&mut self.readings_batch)).await?;
+        telemetry::replace_rollups(
+            self.db,
+            std::mem::take(&mut self.hours),
+            std::mem::take(&mut self.days),
+        )
+        .await?;
         Ok(())
     }
 
-    /// Writes what is left and the statuses; returns how many readings were written.
-    async fn finish(mut self) -> anyhow::Result<usize> {
+    /// Writes what is left and the statuses; returns how many readings and rollups.
+    async fn finish(mut self) -> anyhow::Result<(usize, usize)> {
         self.flush().await?;
         devices::upsert_statuses(self.db, std::mem::take(&mut self.statuses)).await?;
-        Ok(self.written)
+        Ok((self.readings, self.rollups))
     }
+}
+
+/// The demo ingest token of a device (deterministic, so the simulator can post as any demo
+/// device; a real device gets a random token at registration).
+pub fn demo_token(id: &DeviceId) -> String {
+    format!(
+        "sfd_{}",
+        &hash_secret(&format!("sunfleet demo token {id}"))[..32]
+    )
 }
 
 /// Towns the demo places devices around: (name, state, lat, lon, timezone, dealer index).
@@ -314,13 +392,14 @@ pub struct DemoDevice {
     pub seed: u64,
 }
 
-pub struct DemoReading {
-    pub at: DateTime<Utc>,
-    pub record: ReadingRecord,
-}
-
 impl Fleet {
+    /// The demo fleet.
     pub fn generate(now: DateTime<Utc>, seed: u64) -> Fleet {
+        Self::generate_n(now, seed, DEVICES)
+    }
+
+    /// A fleet of `n` devices; the first [`DEVICES`] are the demo's own.
+    pub fn generate_n(now: DateTime<Utc>, seed: u64, n: usize) -> Fleet {
         let mut rng = SmallRng::seed_from_u64(seed);
         let operator = org_record("sunfleet-manufacturing");
         let mut orgs = vec![
@@ -360,9 +439,10 @@ impl Fleet {
             });
         }
 
-        let mut devices = Vec::with_capacity(DEVICES);
+        let count = n;
+        let mut devices = Vec::with_capacity(count);
         let mut site_counter = std::collections::HashMap::<String, u32>::new();
-        for n in 0..DEVICES {
+        for n in 0..count {
             let town = TOWNS[rng.random_range(0..TOWNS.len())];
             let (_town, state, lat0, lon0, tz_name, dealer) = town;
             // Partner devices: a few in Arizona, owned by the partner's customer.
@@ -429,6 +509,7 @@ impl Fleet {
                     timezone: tz_name.into(),
                     installed_at: Some(installed_at),
                     offline_timeout_s: 600,
+                    token_hash: Some(hash_secret(&demo_token(&id))),
                 },
                 id,
                 lat,
@@ -449,7 +530,7 @@ impl Fleet {
 }
 
 impl DemoDevice {
-    /// Reading times in the 24 h ending at `end` (inclusive) this device reports.
+    /// Reading times in the history ending at `end` (inclusive) this device reports.
     pub fn readings_until(&self, end: DateTime<Utc>) -> Vec<DateTime<Utc>> {
         let last = match self.fate {
             Fate::NeverSeen => return Vec::new(),
@@ -483,8 +564,8 @@ impl DemoDevice {
         }
     }
 
-    /// The readings of the 24 h ending at `end`.
-    pub fn simulate(&self, end: DateTime<Utc>) -> Vec<DemoReading> {
+    /// The readings of the history ending at `end`.
+    pub fn simulate(&self, end: DateTime<Utc>) -> Vec<Status> {
         self.readings_until(end)
             .into_iter()
             .map(|at| self.reading_at(at, (end - at).num_minutes()))
@@ -499,7 +580,7 @@ impl DemoDevice {
     /// The reading at `at`, `before_end` minutes before the end of the seeded day (0 for
     /// live readings: a fault that is active at the end stays active). Deterministic: the
     /// same device and time always give the same reading.
-    pub fn reading_at(&self, at: DateTime<Utc>, before_end: i64) -> DemoReading {
+    pub fn reading_at(&self, at: DateTime<Utc>, before_end: i64) -> Status {
         let mut rng = SmallRng::seed_from_u64(self.seed ^ at.timestamp() as u64);
         let pv_available = self.pv_peak_w
             * sun_factor(self.lat, self.lon, at)
@@ -540,30 +621,28 @@ impl DemoDevice {
         } + rng.random_range(-2.0..2.0);
         let ambient = ambient_c(self.lat, hour);
         let temperature = ambient + 20.0 * (load / self.motor_w) + rng.random_range(-0.3..0.3);
-        DemoReading {
-            at,
-            record: ReadingRecord {
-                id: reading_record(&self.id, at),
-                solar_w: round1(solar),
-                grid_w: round1(grid),
-                load_w: round1(load),
-                motor_rpm: rpm,
-                motor_on,
-                dc_bus_v: round1(dc_bus),
-                temperature_c: round1(temperature),
-                fault_code: fault,
-                schedule_version: Some(1),
-            },
+        Status {
+            time: at,
+            solar_w: round1(solar),
+            grid_w: round1(grid),
+            load_w: round1(load),
+            motor_rpm: rpm,
+            motor_on,
+            dc_bus_v: round1(dc_bus),
+            temperature_c: round1(temperature),
+            fault_code: fault,
+            schedule_version: Some(1),
+            extra: Default::default(),
         }
     }
 
     /// Latest-status row from the last reading.
-    pub fn status_of(&self, last: &DemoReading, end: DateTime<Utc>) -> StatusRecord {
-        let r = &last.record;
+    pub fn status_of(&self, r: &Status, end: DateTime<Utc>) -> StatusRecord {
         StatusRecord {
             id: devices::status_record(&self.id),
-            last_seen: last.at,
-            online: (end - last.at).num_seconds() <= self.record.offline_timeout_s,
+            last_seen: r.time,
+            last_heard: Some(r.time),
+            online: (end - r.time).num_seconds() <= self.record.offline_timeout_s,
             fault_code: r.fault_code,
             solar_w: r.solar_w,
             grid_w: r.grid_w,
@@ -688,17 +767,17 @@ mod tests {
         let midnight = local_midnight(&d.tz, now);
         let at_night = readings
             .iter()
-            .find(|r| r.at == midnight + Duration::hours(1))
+            .find(|r| r.time == midnight + Duration::hours(1))
             .expect("a reading at 01:00 local");
-        assert!(at_night.record.motor_on);
-        assert_eq!(at_night.record.solar_w, 0.0);
-        assert!(at_night.record.grid_w > d.motor_w * 0.5);
+        assert!(at_night.motor_on);
+        assert_eq!(at_night.solar_w, 0.0);
+        assert!(at_night.grid_w > d.motor_w * 0.5);
         let at_noon = readings
             .iter()
-            .find(|r| r.at == midnight + Duration::hours(12))
+            .find(|r| r.time == midnight + Duration::hours(12))
             .unwrap();
-        assert!(!at_noon.record.motor_on);
-        assert!(at_noon.record.load_w < 30.0);
+        assert!(!at_noon.motor_on);
+        assert!(at_noon.load_w < 30.0);
     }
 
     #[test]

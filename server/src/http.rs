@@ -22,6 +22,7 @@ use crate::config::ServeArgs;
 pub struct AppState {
     pub db: Db,
     pub leptos: LeptosOptions,
+    pub ingest: crate::ingest::Ingest,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -31,14 +32,21 @@ impl axum::extract::FromRef<AppState> for LeptosOptions {
 }
 
 impl AppState {
+    /// Starts the ingest writer task, so call it inside the runtime.
     pub fn new(db: Db) -> Self {
+        Self::with_ingest_queue(db, crate::ingest::writer::QUEUE_READINGS)
+    }
+
+    /// As `new`, with an ingest queue of `readings` readings.
+    pub fn with_ingest_queue(db: Db, readings: usize) -> Self {
         // Built here, not read from Cargo.toml: the binary must run alone in any directory.
         let leptos = LeptosOptions::builder()
             .output_name("sunfleet")
             .site_pkg_dir("pkg")
             .env(leptos::config::Env::PROD)
             .build();
-        Self { db, leptos }
+        let ingest = crate::ingest::Ingest::new(db.clone(), readings);
+        Self { db, leptos, ingest }
     }
 
     /// Context every page render and server function gets.
@@ -56,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/api/{*rest}", any(unknown_api))
+        .merge(crate::ingest::routes())
         .leptos_routes_with_context(&state, routes, provide, move || shell(options.clone()))
         .fallback(asset_or_not_found)
         .layer(axum::middleware::map_response(server_fn_error_status))

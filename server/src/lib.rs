@@ -6,5 +6,6 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod ingest;
 
 pub use http::{router, AppState};

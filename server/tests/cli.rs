@@ -94,7 +94,8 @@ fn starting_twice_on_the_same_data_directory_works() {
     for run in ["first", "second"] {
         let out = sunfleet(&["migrate", "--db", &db], &[]);
         assert!(out.status.success(), "{run} start: {}", stderr(&out));
-        assert!(String::from_utf8_lossy(&out.stdout).contains("schema is at version 1"));
+        let expected = format!("schema is at version {}", sunfleet_app::db::SCHEMA_VERSION);
+        assert!(String::from_utf8_lossy(&out.stdout).contains(&expected));
     }
 }
 

@@ -1,10 +1,10 @@
 use chrono::{Duration, Utc};
 use sunfleet_app::devices::model::DeviceId;
-use sunfleet_app::telemetry::store::count_readings;
+use sunfleet_app::telemetry::store::{count_readings, rollups, RollupTable};
 use sunfleet_tests::spawn_app;
 
 #[tokio::test]
-async fn the_demo_fleet_is_seeded_once_with_a_day_of_minute_readings() {
+async fn the_demo_fleet_is_seeded_once_with_a_month_of_history() {
     let app = spawn_app().await;
 
     sunfleet::demo::seed_once(&app.db).await.expect("seed");
@@ -34,14 +34,31 @@ async fn the_demo_fleet_is_seeded_once_with_a_day_of_minute_readings() {
         .unwrap();
     let id = DeviceId::parse(healthy["id"].as_str().unwrap()).unwrap();
     let now = Utc::now();
-    let readings = count_readings(&app.db, &id, now - Duration::hours(25), now)
+    let readings = count_readings(&app.db, &id, now - Duration::days(40), now)
         .await
         .unwrap();
     assert_eq!(
         readings,
-        24 * 60,
-        "one reading a minute for 24 h, stored once"
+        (sunfleet::demo::RAW_DAYS * 24 * 60) as u64,
+        "one reading a minute for the raw days, stored once"
     );
+    let days = rollups(
+        &app.db,
+        RollupTable::Day,
+        &id,
+        now - Duration::days(40),
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(
+        (30..=31).contains(&days.len()),
+        "a daily rollup for each of 30 days: {}",
+        days.len()
+    );
+    let full_day = &days[days.len() / 2];
+    assert_eq!(full_day.count, full_day.hours * 60, "{full_day:?}");
+    assert!(full_day.solar_wh > 0.0, "the sun shone: {full_day:?}");
 }
 
 #[tokio::test]
@@ -79,10 +96,13 @@ async fn the_live_demo_fills_the_minutes_since_the_last_reading() {
     let readings = count_readings(
         &app.db,
         &id,
-        now - Duration::hours(25),
+        now - Duration::days(40),
         now + Duration::minutes(5),
     )
     .await
     .unwrap();
-    assert_eq!(readings, 24 * 60 + written as u64);
+    assert_eq!(
+        readings,
+        (sunfleet::demo::RAW_DAYS * 24 * 60) as u64 + written as u64
+    );
 }

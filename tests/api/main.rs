@@ -3,4 +3,5 @@
 mod demo;
 mod device;
 mod fleet;
+mod ingest;
 mod ops;

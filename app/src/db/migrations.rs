@@ -8,7 +8,10 @@ use super::Db;
 
 /// Steps in order; step N brings the schema to version N (1-based). Never edit a released
 /// step: append a new one.
-const STEPS: &[&str] = &[include_str!("schema_v1.surql")];
+const STEPS: &[&str] = &[
+    include_str!("schema_v1.surql"),
+    include_str!("schema_v2.surql"),
+];
 
 pub const SCHEMA_VERSION: i64 = STEPS.len() as i64;
 

@@ -7,7 +7,7 @@ use crate::error::AppError;
 
 /// A device id: the Particle device id (24 hex digits, stored lower-case) or a serial number
 /// (letters, digits and `-`, up to 64 characters, stored upper-case).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DeviceId(String);
 

@@ -25,7 +25,10 @@ struct FleetDevice {
 #[derive(Debug, Clone, SurrealValue)]
 pub struct StatusRecord {
     pub id: RecordId,
+    /// Time of the newest reading.
     pub last_seen: DateTime<Utc>,
+    /// When the server last received anything from the device (offline detection).
+    pub last_heard: Option<DateTime<Utc>>,
     pub online: bool,
     pub fault_code: Option<i64>,
     pub solar_w: f64,
@@ -50,6 +53,8 @@ pub struct NewDevice {
     pub timezone: String,
     pub installed_at: Option<DateTime<Utc>>,
     pub offline_timeout_s: i64,
+    /// sha-256 (hex) of the ingest token; the token itself is shown once, never stored.
+    pub token_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, SurrealValue)]
@@ -59,6 +64,44 @@ pub struct NewLocation {
     pub accuracy_m: Option<f64>,
     pub set_by: Option<String>,
     pub set_at: Option<DateTime<Utc>>,
+}
+
+/// What ingest needs to know about a device.
+#[derive(Debug, Clone, SurrealValue)]
+pub struct DeviceMeta {
+    pub id: String,
+    pub timezone: String,
+    pub owner: Option<RecordId>,
+    pub token_hash: Option<String>,
+    pub offline_timeout_s: i64,
+    pub decommissioned: bool,
+}
+
+/// The ingest view of the given devices; unknown ids are absent from the result.
+pub async fn device_meta(db: &Db, ids: &[DeviceId]) -> Result<Vec<DeviceMeta>> {
+    let records: Vec<RecordId> = ids.iter().map(device_record).collect();
+    let mut response = db
+        .query(
+            "SELECT record::id(id) AS id, timezone, owner, token_hash, offline_timeout_s,
+                    decommissioned_at IS NOT NONE AS decommissioned
+             FROM $ids",
+        )
+        .bind(("ids", records))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("device meta"))?;
+    response.take(0).map_err(internal("device meta"))
+}
+
+/// Sets (or replaces) a device's ingest token hash.
+pub async fn set_token_hash(db: &Db, id: &DeviceId, hash: &str) -> Result<()> {
+    db.query("UPDATE $id SET token_hash = $hash RETURN NONE")
+        .bind(("id", device_record(id)))
+        .bind(("hash", hash.to_string()))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("set device token"))?;
+    Ok(())
 }
 
 pub fn device_record(id: &DeviceId) -> RecordId {
@@ -83,7 +126,7 @@ pub async fn insert_devices(db: &Db, devices: Vec<NewDevice>) -> Result<()> {
 pub async fn upsert_statuses(db: &Db, statuses: Vec<StatusRecord>) -> Result<()> {
     db.query(
         "INSERT INTO device_status $rows ON DUPLICATE KEY UPDATE
-            last_seen = $input.last_seen, online = $input.online,
+            last_seen = $input.last_seen, last_heard = $input.last_heard, online = $input.online,
             fault_code = $input.fault_code, solar_w = $input.solar_w,
             grid_w = $input.grid_w, load_w = $input.load_w, motor_rpm = $input.motor_rpm,
             motor_on = $input.motor_on, dc_bus_v = $input.dc_bus_v,

@@ -1,5 +1,10 @@
-//! Telemetry: the one-minute readings devices post. (The ingest endpoints, rollups and
-//! query API arrive with the telemetry issue; the demo seed writes through this store.)
+//! Telemetry: the one-minute readings devices post, their hourly and daily rollups, and the
+//! write path the ingest endpoints feed.
 
+pub mod model;
+#[cfg(feature = "ssr")]
+pub mod rollup;
 #[cfg(feature = "ssr")]
 pub mod store;
+#[cfg(feature = "ssr")]
+pub mod write;

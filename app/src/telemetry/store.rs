@@ -1,10 +1,13 @@
-//! SurrealQL for raw telemetry. Server-only.
+//! SurrealQL for raw telemetry, rollups and events. Server-only.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use surrealdb::types::{Array, Datetime, RecordId, SurrealValue, Value};
 
+use super::model::Status;
+use super::rollup::{date_label, Rollup, Sample, Stat};
 use crate::db::{internal, Db};
 use crate::devices::model::DeviceId;
+use crate::devices::store::StatusRecord;
 use crate::error::Result;
 
 /// One stored reading. The id is `telemetry:[device, time]`, so a repeated delivery of the
@@ -21,14 +24,162 @@ pub struct ReadingRecord {
     pub temperature_c: f64,
     pub fault_code: Option<i64>,
     pub schedule_version: Option<i64>,
+    pub extra: Option<serde_json::Value>,
+}
+
+impl ReadingRecord {
+    pub fn new(device: &DeviceId, s: &Status) -> Self {
+        ReadingRecord {
+            id: reading_record(device, s.time),
+            solar_w: s.solar_w,
+            grid_w: s.grid_w,
+            load_w: s.load_w,
+            motor_rpm: s.motor_rpm,
+            motor_on: s.motor_on,
+            dc_bus_v: s.dc_bus_v,
+            temperature_c: s.temperature_c,
+            fault_code: s.fault_code,
+            schedule_version: s.schedule_version,
+            extra: (!s.extra.is_empty()).then(|| serde_json::Value::Object(s.extra.clone())),
+        }
+    }
+}
+
+/// `[device, time]`: the key of a reading, and of a rollup bucket (with its start time).
+fn device_time_key(device: &DeviceId, at: DateTime<Utc>) -> Array {
+    Array::from(vec![
+        Value::String(device.as_str().to_string()),
+        Value::Datetime(Datetime::from(at)),
+    ])
 }
 
 pub fn reading_record(device: &DeviceId, at: DateTime<Utc>) -> RecordId {
-    let key = Array::from(vec![
-        Value::String(device.as_str().to_string()),
-        Value::Datetime(Datetime::from(at)),
-    ]);
-    RecordId::new("telemetry", key)
+    RecordId::new("telemetry", device_time_key(device, at))
+}
+
+pub fn hour_record(device: &DeviceId, start: DateTime<Utc>) -> RecordId {
+    RecordId::new("rollup_hour", device_time_key(device, start))
+}
+
+pub fn day_record(device: &DeviceId, start: DateTime<Utc>) -> RecordId {
+    RecordId::new("rollup_day", device_time_key(device, start))
+}
+
+/// A rollup bucket as stored (`rollup_hour` and `rollup_day` share the shape).
+#[derive(Debug, Clone, SurrealValue)]
+pub struct RollupRecord {
+    pub id: RecordId,
+    pub device: String,
+    pub start: DateTime<Utc>,
+    pub date: String,
+    pub hours: i64,
+    pub count: i64,
+    pub solar_w_min: f64,
+    pub solar_w_max: f64,
+    pub solar_w_sum: f64,
+    pub grid_w_min: f64,
+    pub grid_w_max: f64,
+    pub grid_w_sum: f64,
+    pub load_w_min: f64,
+    pub load_w_max: f64,
+    pub load_w_sum: f64,
+    pub motor_rpm_min: f64,
+    pub motor_rpm_max: f64,
+    pub motor_rpm_sum: f64,
+    pub dc_bus_v_min: f64,
+    pub dc_bus_v_max: f64,
+    pub dc_bus_v_sum: f64,
+    pub temperature_c_min: f64,
+    pub temperature_c_max: f64,
+    pub temperature_c_sum: f64,
+    pub solar_wh: f64,
+    pub grid_wh: f64,
+    pub load_wh: f64,
+}
+
+impl RollupRecord {
+    pub fn new(
+        id: RecordId,
+        device: &DeviceId,
+        start: DateTime<Utc>,
+        date: NaiveDate,
+        hours: i64,
+        r: &Rollup,
+    ) -> Self {
+        // An empty bucket has no min or max; store 0 rather than infinities.
+        let [solar, grid, load, rpm, bus, temp] = r.stats.map(|s| {
+            if s.min.is_finite() {
+                s
+            } else {
+                Stat {
+                    min: 0.0,
+                    max: 0.0,
+                    sum: s.sum,
+                }
+            }
+        });
+        RollupRecord {
+            id,
+            device: device.as_str().to_string(),
+            start,
+            date: date_label(date),
+            hours,
+            count: r.count,
+            solar_w_min: solar.min,
+            solar_w_max: solar.max,
+            solar_w_sum: solar.sum,
+            grid_w_min: grid.min,
+            grid_w_max: grid.max,
+            grid_w_sum: grid.sum,
+            load_w_min: load.min,
+            load_w_max: load.max,
+            load_w_sum: load.sum,
+            motor_rpm_min: rpm.min,
+            motor_rpm_max: rpm.max,
+            motor_rpm_sum: rpm.sum,
+            dc_bus_v_min: bus.min,
+            dc_bus_v_max: bus.max,
+            dc_bus_v_sum: bus.sum,
+            temperature_c_min: temp.min,
+            temperature_c_max: temp.max,
+            temperature_c_sum: temp.sum,
+            solar_wh: r.energy_wh[0],
+            grid_wh: r.energy_wh[1],
+            load_wh: r.energy_wh[2],
+        }
+    }
+
+    pub fn rollup(&self) -> Rollup {
+        let stat = |min, max, sum| Stat { min, max, sum };
+        Rollup {
+            count: self.count,
+            stats: [
+                stat(self.solar_w_min, self.solar_w_max, self.solar_w_sum),
+                stat(self.grid_w_min, self.grid_w_max, self.grid_w_sum),
+                stat(self.load_w_min, self.load_w_max, self.load_w_sum),
+                stat(self.motor_rpm_min, self.motor_rpm_max, self.motor_rpm_sum),
+                stat(self.dc_bus_v_min, self.dc_bus_v_max, self.dc_bus_v_sum),
+                stat(
+                    self.temperature_c_min,
+                    self.temperature_c_max,
+                    self.temperature_c_sum,
+                ),
+            ],
+            energy_wh: [self.solar_wh, self.grid_wh, self.load_wh],
+        }
+    }
+}
+
+/// An `event` row: something that happened to a device (or, later, a user action).
+#[derive(Debug, Clone, SurrealValue)]
+pub struct EventRecord {
+    pub time: DateTime<Utc>,
+    pub device: Option<String>,
+    pub org: Option<RecordId>,
+    pub kind: String,
+    pub severity: String,
+    pub message: String,
+    pub actor: Option<String>,
 }
 
 /// Stores readings in one statement (one transaction); repeats of stored readings are
@@ -40,6 +191,163 @@ pub async fn insert_readings(db: &Db, readings: Vec<ReadingRecord>) -> Result<()
         .and_then(|r| r.check())
         .map_err(internal("insert readings"))?;
     Ok(())
+}
+
+/// Replaces rollup rows wholesale (the caller computed them from what is stored).
+pub async fn replace_rollups(
+    db: &Db,
+    hours: Vec<RollupRecord>,
+    days: Vec<RollupRecord>,
+) -> Result<()> {
+    db.query("BEGIN TRANSACTION")
+        .query(REPLACE_ROLLUPS)
+        .query("COMMIT TRANSACTION")
+        .bind(("hour_ids", ids(&hours)))
+        .bind(("day_ids", ids(&days)))
+        .bind(("hours", hours))
+        .bind(("days", days))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("replace rollups"))?;
+    Ok(())
+}
+
+const REPLACE_ROLLUPS: &str = "
+    DELETE $hour_ids RETURN NONE;
+    INSERT INTO rollup_hour $hours RETURN NONE;
+    DELETE $day_ids RETURN NONE;
+    INSERT INTO rollup_day $days RETURN NONE;";
+
+fn ids(rows: &[RollupRecord]) -> Vec<RecordId> {
+    rows.iter().map(|r| r.id.clone()).collect()
+}
+
+/// Everything one group commit writes, in one transaction.
+#[derive(Debug, Default)]
+pub struct Commit {
+    pub readings: Vec<ReadingRecord>,
+    pub hours: Vec<RollupRecord>,
+    pub days: Vec<RollupRecord>,
+    pub statuses: Vec<StatusRecord>,
+    pub events: Vec<EventRecord>,
+}
+
+impl Commit {
+    pub fn is_empty(&self) -> bool {
+        self.readings.is_empty() && self.statuses.is_empty() && self.events.is_empty()
+    }
+}
+
+/// Writes a whole batch atomically: it is durable when this returns.
+pub async fn commit(db: &Db, c: Commit) -> Result<()> {
+    if c.is_empty() {
+        return Ok(());
+    }
+    db.query("BEGIN TRANSACTION")
+        .query("INSERT IGNORE INTO telemetry $readings RETURN NONE")
+        .query(REPLACE_ROLLUPS)
+        .query("DELETE $status_ids RETURN NONE")
+        .query("INSERT INTO device_status $statuses RETURN NONE")
+        .query("INSERT INTO event $events RETURN NONE")
+        .query("COMMIT TRANSACTION")
+        .bind(("hour_ids", ids(&c.hours)))
+        .bind(("day_ids", ids(&c.days)))
+        .bind((
+            "status_ids",
+            c.statuses.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+        ))
+        .bind(("readings", c.readings))
+        .bind(("hours", c.hours))
+        .bind(("days", c.days))
+        .bind(("statuses", c.statuses))
+        .bind(("events", c.events))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("commit telemetry batch"))?;
+    Ok(())
+}
+
+/// What is stored for a batch about to be written.
+pub struct Stored {
+    pub statuses: Vec<StatusRecord>,
+    pub readings: Vec<RecordId>,
+    pub hours: Vec<RollupRecord>,
+    pub days: Vec<RollupRecord>,
+}
+
+/// Reads the given records in one round trip; ids with no record are simply absent.
+pub async fn load(
+    db: &Db,
+    statuses: Vec<RecordId>,
+    readings: Vec<RecordId>,
+    hours: Vec<RecordId>,
+    days: Vec<RecordId>,
+) -> Result<Stored> {
+    let mut response = db
+        .query("SELECT * FROM $statuses")
+        .query("SELECT VALUE id FROM $readings")
+        .query("SELECT * FROM $hours")
+        .query("SELECT * FROM $days")
+        .bind(("statuses", statuses))
+        .bind(("readings", readings))
+        .bind(("hours", hours))
+        .bind(("days", days))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("load batch state"))?;
+    Ok(Stored {
+        statuses: response.take(0).map_err(internal("load statuses"))?,
+        readings: response.take(1).map_err(internal("load reading ids"))?,
+        hours: response.take(2).map_err(internal("load hour rollups"))?,
+        days: response.take(3).map_err(internal("load day rollups"))?,
+    })
+}
+
+#[derive(Debug, SurrealValue)]
+struct SampleRow {
+    time: DateTime<Utc>,
+    solar_w: f64,
+    grid_w: f64,
+    load_w: f64,
+    motor_rpm: i64,
+    dc_bus_v: f64,
+    temperature_c: f64,
+}
+
+/// One device's stored readings in `[from, to]`, oldest first (a key-range scan).
+pub async fn samples(
+    db: &Db,
+    device: &DeviceId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Sample>> {
+    let mut response = db
+        .query(
+            "SELECT record::id(id)[1] AS time, solar_w, grid_w, load_w, motor_rpm, dc_bus_v,
+                    temperature_c
+             FROM telemetry:[$d, $from]..=[$d, $to]",
+        )
+        .bind(("d", device.as_str().to_string()))
+        .bind(("from", Datetime::from(from)))
+        .bind(("to", Datetime::from(to)))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("read samples"))?;
+    let rows: Vec<SampleRow> = response.take(0).map_err(internal("read samples"))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Sample {
+            time: r.time,
+            values: [
+                r.solar_w,
+                r.grid_w,
+                r.load_w,
+                r.motor_rpm as f64,
+                r.dc_bus_v,
+                r.temperature_c,
+            ],
+        })
+        .collect())
 }
 
 /// How many readings one device has in `[from, to]` (a key-range scan, no table scan).
@@ -61,4 +369,81 @@ pub async fn count_readings(
         .take((0, "n"))
         .map_err(internal("count readings"))?;
     Ok(counts.first().copied().unwrap_or(0).max(0) as u64)
+}
+
+/// Rollup rows of one device in `[from, to)` by bucket start (`table` is `rollup_hour` or
+/// `rollup_day`).
+pub async fn rollups(
+    db: &Db,
+    table: RollupTable,
+    device: &DeviceId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<RollupRecord>> {
+    let sql = match table {
+        RollupTable::Hour => "SELECT * FROM rollup_hour:[$d, $from]..[$d, $to]",
+        RollupTable::Day => "SELECT * FROM rollup_day:[$d, $from]..[$d, $to]",
+    };
+    let mut response = db
+        .query(sql)
+        .bind(("d", device.as_str().to_string()))
+        .bind(("from", Datetime::from(from)))
+        .bind(("to", Datetime::from(to)))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("read rollups"))?;
+    response.take(0).map_err(internal("read rollups"))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollupTable {
+    Hour,
+    Day,
+}
+
+/// Events of one device, newest first.
+pub async fn device_events(db: &Db, device: &DeviceId, limit: i64) -> Result<Vec<EventRecord>> {
+    let mut response = db
+        .query(
+            "SELECT time, device, org, kind, severity, message, actor FROM event
+             WHERE device = $d ORDER BY time DESC LIMIT $limit",
+        )
+        .bind(("d", device.as_str().to_string()))
+        .bind(("limit", limit))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("read events"))?;
+    response.take(0).map_err(internal("read events"))
+}
+
+/// A refused delivery, kept with its raw body for an admin to inspect.
+#[derive(Debug, Clone, SurrealValue)]
+pub struct DeadLetter {
+    pub received_at: DateTime<Utc>,
+    pub source: String,
+    pub code: String,
+    pub message: String,
+    pub device: Option<String>,
+    pub content_type: Option<String>,
+    pub body: String,
+}
+
+pub async fn insert_dead_letter(db: &Db, letter: DeadLetter) -> Result<()> {
+    db.query("CREATE dead_letter CONTENT $letter RETURN NONE")
+        .bind(("letter", letter))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("insert dead letter"))?;
+    Ok(())
+}
+
+/// The most recent dead letters, newest first.
+pub async fn dead_letters(db: &Db, limit: i64) -> Result<Vec<DeadLetter>> {
+    let mut response = db
+        .query("SELECT * OMIT id FROM dead_letter ORDER BY received_at DESC LIMIT $limit")
+        .bind(("limit", limit))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("read dead letters"))?;
+    response.take(0).map_err(internal("read dead letters"))
 }

@@ -1,0 +1,352 @@
+//! The status a device posts once a minute, parsed once at the edge (STYLE: parse, don't
+//! validate). Shared by the server (ingest) and the browser (charts).
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One reading, checked: finite, physically possible values and a plausible time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// The device's own time of the reading (UTC).
+    pub time: DateTime<Utc>,
+    pub solar_w: f64,
+    pub grid_w: f64,
+    pub load_w: f64,
+    pub motor_rpm: i64,
+    pub motor_on: bool,
+    pub dc_bus_v: f64,
+    pub temperature_c: f64,
+    /// `None` when the device reports no fault (a `fault_code` of 0 means none).
+    pub fault_code: Option<i64>,
+    pub schedule_version: Option<i64>,
+    /// Fields this version of sunfleet does not know, kept as sent.
+    pub extra: Map<String, Value>,
+}
+
+/// Why one reading was not stored. `code` is stable; partners and firmware match on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejection {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Rejection {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Readings older than this are firmware clock faults, not history.
+pub fn earliest_valid_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2015, 1, 1, 0, 0, 0)
+        .single()
+        .expect("BUG: constant date")
+}
+
+/// How far ahead of the server's clock a device's clock may run.
+pub const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
+
+const WATTS_MAX: f64 = 1_000_000.0;
+
+impl Status {
+    /// Parses one status object. `fallback_time` is used when the device sent no `time`
+    /// (Particle's `published_at`, or the time of receipt); `now` bounds the future.
+    pub fn parse(
+        value: &Value,
+        fallback_time: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Status, Rejection> {
+        let Value::Object(fields) = value else {
+            return Err(Rejection::new(
+                "invalid_status",
+                "a status is a JSON object",
+            ));
+        };
+        let mut fields = fields.clone();
+        let time = match fields.remove("time") {
+            Some(v) => parse_time(&v)?,
+            None => fallback_time
+                .ok_or_else(|| Rejection::new("missing_field", "`time` is required"))?,
+        };
+        if time < earliest_valid_time() {
+            return Err(Rejection::new(
+                "time_too_old",
+                format!("`time` {time} is before 2015; is the device clock set?"),
+            ));
+        }
+        if time > now + MAX_CLOCK_SKEW {
+            return Err(Rejection::new(
+                "time_in_future",
+                format!("`time` {time} is more than 5 minutes ahead of the server clock"),
+            ));
+        }
+        let fault_code = optional_int(&mut fields, "fault_code", 0, 65_535)?.filter(|c| *c != 0);
+        Ok(Status {
+            time,
+            solar_w: float(&mut fields, "solar_w", 0.0, WATTS_MAX)?,
+            grid_w: float(&mut fields, "grid_w", 0.0, WATTS_MAX)?,
+            load_w: float(&mut fields, "load_w", 0.0, WATTS_MAX)?,
+            motor_rpm: int(&mut fields, "motor_rpm", 0, 100_000)?,
+            motor_on: boolean(&mut fields, "motor_on")?,
+            dc_bus_v: float(&mut fields, "dc_bus_v", 0.0, 2_000.0)?,
+            temperature_c: float(&mut fields, "temperature_c", -80.0, 200.0)?,
+            fault_code,
+            schedule_version: optional_int(&mut fields, "schedule_version", 0, i64::MAX)?,
+            extra: fields,
+        })
+    }
+
+    /// The JSON a device posts for this reading (used by the simulator and tests).
+    pub fn to_json(&self) -> Value {
+        let mut body = self.extra.clone();
+        body.insert("time".into(), Value::String(self.time.to_rfc3339()));
+        body.insert("solar_w".into(), self.solar_w.into());
+        body.insert("grid_w".into(), self.grid_w.into());
+        body.insert("load_w".into(), self.load_w.into());
+        body.insert("motor_rpm".into(), self.motor_rpm.into());
+        body.insert("motor_on".into(), self.motor_on.into());
+        body.insert("dc_bus_v".into(), self.dc_bus_v.into());
+        body.insert("temperature_c".into(), self.temperature_c.into());
+        body.insert("fault_code".into(), self.fault_code.unwrap_or(0).into());
+        if let Some(v) = self.schedule_version {
+            body.insert("schedule_version".into(), v.into());
+        }
+        Value::Object(body)
+    }
+}
+
+/// RFC 3339 text, or seconds (or milliseconds, when too large to be seconds) since 1970.
+fn parse_time(value: &Value) -> Result<DateTime<Utc>, Rejection> {
+    let bad = || {
+        Rejection::new(
+            "invalid_value",
+            "`time` must be an RFC 3339 date-time or a Unix timestamp",
+        )
+    };
+    match value {
+        Value::String(s) => DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| bad()),
+        Value::Number(n) => {
+            let secs = n.as_f64().filter(|s| s.is_finite()).ok_or_else(bad)?;
+            // Seconds until the year 5138; beyond that the firmware sends milliseconds.
+            let millis = if secs.abs() < 1e11 {
+                secs * 1000.0
+            } else {
+                secs
+            };
+            if millis.abs() > 1e15 {
+                return Err(bad());
+            }
+            Utc.timestamp_millis_opt(millis as i64)
+                .single()
+                .ok_or_else(bad)
+        }
+        _ => Err(bad()),
+    }
+}
+
+fn number(fields: &mut Map<String, Value>, name: &str) -> Result<Option<f64>, Rejection> {
+    match fields.remove(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(x) if x.is_finite() => Ok(Some(x)),
+            _ => Err(Rejection::new(
+                "invalid_value",
+                format!("`{name}` is not a finite number"),
+            )),
+        },
+        Some(_) => Err(Rejection::new(
+            "invalid_value",
+            format!("`{name}` must be a number"),
+        )),
+    }
+}
+
+fn in_range(name: &str, x: f64, min: f64, max: f64) -> Result<f64, Rejection> {
+    if x < min || x > max {
+        return Err(Rejection::new(
+            "value_out_of_range",
+            format!("`{name}` = {x} is outside {min}..={max}"),
+        ));
+    }
+    Ok(x)
+}
+
+fn float(
+    fields: &mut Map<String, Value>,
+    name: &str,
+    min: f64,
+    max: f64,
+) -> Result<f64, Rejection> {
+    let x = number(fields, name)?
+        .ok_or_else(|| Rejection::new("missing_field", format!("`{name}` is required")))?;
+    in_range(name, x, min, max)
+}
+
+fn optional_int(
+    fields: &mut Map<String, Value>,
+    name: &str,
+    min: i64,
+    max: i64,
+) -> Result<Option<i64>, Rejection> {
+    let Some(x) = number(fields, name)? else {
+        return Ok(None);
+    };
+    if x.fract() != 0.0 {
+        return Err(Rejection::new(
+            "invalid_value",
+            format!("`{name}` must be a whole number"),
+        ));
+    }
+    in_range(name, x, min as f64, max as f64).map(|x| Some(x as i64))
+}
+
+fn int(fields: &mut Map<String, Value>, name: &str, min: i64, max: i64) -> Result<i64, Rejection> {
+    optional_int(fields, name, min, max)?
+        .ok_or_else(|| Rejection::new("missing_field", format!("`{name}` is required")))
+}
+
+fn boolean(fields: &mut Map<String, Value>, name: &str) -> Result<bool, Rejection> {
+    match fields.remove(name) {
+        Some(Value::Bool(b)) => Ok(b),
+        // Some firmware sends 0/1.
+        Some(Value::Number(n)) if n.as_i64() == Some(0) => Ok(false),
+        Some(Value::Number(n)) if n.as_i64() == Some(1) => Ok(true),
+        None | Some(Value::Null) => Err(Rejection::new(
+            "missing_field",
+            format!("`{name}` is required"),
+        )),
+        Some(_) => Err(Rejection::new(
+            "invalid_value",
+            format!("`{name}` must be true or false"),
+        )),
+    }
+}
+
+/// What an ingest request stored: repeats count as accepted (the device may forget them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IngestReceipt {
+    /// Readings now durable (new ones and repeats of stored ones).
+    pub accepted: usize,
+    /// Of those, how many were already stored.
+    pub duplicates: usize,
+    /// Readings not stored, by their position in the request.
+    pub rejected: Vec<RejectedReading>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RejectedReading {
+    pub index: usize,
+    pub code: String,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
+    }
+
+    fn good() -> Value {
+        json!({
+            "time": "2026-11-22T11:59:00Z", "solar_w": 1200.5, "grid_w": 0, "load_w": 1210,
+            "motor_rpm": 3400, "motor_on": true, "dc_bus_v": 356.2, "temperature_c": 31.5,
+            "fault_code": 0, "schedule_version": 3, "fw_build": "abc"
+        })
+    }
+
+    #[test]
+    fn a_complete_status_parses_and_keeps_unknown_fields() {
+        let s = Status::parse(&good(), None, now()).unwrap();
+        assert_eq!(s.solar_w, 1200.5);
+        assert_eq!(s.grid_w, 0.0);
+        assert_eq!(s.motor_rpm, 3400);
+        assert_eq!(s.fault_code, None, "fault 0 means no fault");
+        assert_eq!(s.schedule_version, Some(3));
+        assert_eq!(s.extra.get("fw_build"), Some(&json!("abc")));
+        assert_eq!(
+            s.time,
+            Utc.with_ymd_and_hms(2026, 11, 22, 11, 59, 0).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_status_round_trips_through_its_json() {
+        let s = Status::parse(&good(), None, now()).unwrap();
+        assert_eq!(Status::parse(&s.to_json(), None, now()).unwrap(), s);
+    }
+
+    #[test]
+    fn unix_seconds_and_milliseconds_are_times() {
+        let t = now() - Duration::minutes(1);
+        for raw in [json!(t.timestamp()), json!(t.timestamp_millis())] {
+            let mut v = good();
+            v["time"] = raw;
+            assert_eq!(Status::parse(&v, None, now()).unwrap().time, t);
+        }
+    }
+
+    #[test]
+    fn a_missing_time_falls_back_to_the_delivery_time() {
+        let mut v = good();
+        v.as_object_mut().unwrap().remove("time");
+        assert_eq!(
+            Status::parse(&v, None, now()).unwrap_err().code,
+            "missing_field"
+        );
+        assert_eq!(Status::parse(&v, Some(now()), now()).unwrap().time, now());
+    }
+
+    fn rejected(field: &str, value: Value) -> &'static str {
+        let mut v = good();
+        v[field] = value;
+        Status::parse(&v, None, now()).unwrap_err().code
+    }
+
+    #[test]
+    fn impossible_values_are_rejected_with_a_reason() {
+        assert_eq!(rejected("solar_w", json!(-1)), "value_out_of_range");
+        assert_eq!(rejected("grid_w", json!("12")), "invalid_value");
+        assert_eq!(rejected("load_w", json!(null)), "missing_field");
+        assert_eq!(rejected("motor_rpm", json!(12.5)), "invalid_value");
+        assert_eq!(rejected("motor_on", json!("yes")), "invalid_value");
+        assert_eq!(rejected("temperature_c", json!(500)), "value_out_of_range");
+        assert_eq!(rejected("fault_code", json!(-3)), "value_out_of_range");
+    }
+
+    #[test]
+    fn implausible_times_are_rejected() {
+        assert_eq!(
+            rejected("time", json!("2014-12-31T23:59:59Z")),
+            "time_too_old"
+        );
+        assert_eq!(
+            rejected("time", json!("2026-11-22T12:06:00Z")),
+            "time_in_future"
+        );
+        assert_eq!(rejected("time", json!("yesterday")), "invalid_value");
+        assert_eq!(rejected("time", json!(1e300)), "invalid_value");
+        // Within the allowed clock skew.
+        let mut v = good();
+        v["time"] = json!("2026-11-22T12:04:00Z");
+        assert!(Status::parse(&v, None, now()).is_ok());
+    }
+
+    #[test]
+    fn not_an_object_is_rejected() {
+        for v in [json!([1]), json!("x"), json!(null), json!(3)] {
+            assert_eq!(
+                Status::parse(&v, Some(now()), now()).unwrap_err().code,
+                "invalid_status"
+            );
+        }
+    }
+}

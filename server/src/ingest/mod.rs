@@ -1,0 +1,314 @@
+//! Device ingest (DESIGN.md §4): the Particle webhook and the direct device path. Both
+//! parse at the edge into typed [`Status`] readings, hand the good ones to the group-commit
+//! [`writer::Writer`], and answer only once those are durable. A bad reading is reported
+//! by its index and never takes the good ones of the same request down with it.
+
+pub mod auth;
+pub mod integrations;
+mod particle;
+pub mod writer;
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use sunfleet_app::devices::model::DeviceId;
+use sunfleet_app::error::AppError;
+use sunfleet_app::telemetry::model::{IngestReceipt, RejectedReading, Status};
+use sunfleet_app::telemetry::store::{self as telemetry, DeadLetter};
+use sunfleet_app::telemetry::write::Delivery;
+
+use crate::http::AppState;
+
+/// Largest request body accepted (Particle's own limit is far below).
+pub const MAX_BODY: usize = 256 * 1024;
+/// Most readings in one direct request (a device catching up on a backlog).
+pub const MAX_READINGS: usize = 1_000;
+
+/// What the ingest endpoints share.
+#[derive(Clone)]
+pub struct Ingest {
+    pub writer: writer::Writer,
+    pub auth: Arc<auth::Auth>,
+}
+
+impl Ingest {
+    pub fn new(db: sunfleet_app::db::Db, queue_readings: usize) -> Self {
+        Ingest {
+            writer: writer::Writer::spawn_with(db.clone(), queue_readings),
+            auth: Arc::new(auth::Auth::new(db)),
+        }
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/ingest/particle", post(particle::webhook))
+        .route("/ingest/v1/devices/{id}/status", post(direct))
+}
+
+/// An ingest failure: the error, and the raw request to keep as a dead letter (when the
+/// caller was authenticated; anonymous junk is not worth disk space).
+pub(crate) struct Refusal {
+    error: AppError,
+    rejected: Vec<RejectedReading>,
+    dead_letter: Option<DeadLetter>,
+}
+
+impl From<AppError> for Refusal {
+    fn from(error: AppError) -> Self {
+        Refusal {
+            error,
+            rejected: Vec::new(),
+            dead_letter: None,
+        }
+    }
+}
+
+impl Refusal {
+    fn keep(
+        mut self,
+        source: &str,
+        device: Option<&str>,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Self {
+        self.dead_letter = Some(dead_letter(
+            source,
+            &self.error.code(),
+            &self.error.to_string(),
+            device,
+            headers,
+            body,
+        ));
+        self
+    }
+}
+
+fn dead_letter(
+    source: &str,
+    code: &str,
+    message: &str,
+    device: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> DeadLetter {
+    DeadLetter {
+        received_at: Utc::now(),
+        source: source.into(),
+        code: code.into(),
+        message: message.into(),
+        device: device.map(str::to_string),
+        content_type: headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        body: String::from_utf8_lossy(body).into_owned(),
+    }
+}
+
+/// Answers a refusal as JSON `{code, message}` (plus the rejected readings, if any), after
+/// keeping its dead letter.
+async fn refuse(state: &AppState, refusal: Refusal) -> Response {
+    if let Some(letter) = refusal.dead_letter {
+        if let Err(e) = telemetry::insert_dead_letter(&state.db, letter).await {
+            tracing::warn!(error = %e, "could not keep a dead letter");
+        }
+    }
+    error_response(refusal.error, refusal.rejected)
+}
+
+pub(crate) fn error_response(error: AppError, rejected: Vec<RejectedReading>) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut body = serde_json::json!({ "code": error.code(), "message": error.to_string() });
+    if !rejected.is_empty() {
+        body["rejected"] = serde_json::to_value(&rejected).unwrap_or_default();
+    }
+    let mut response = (status, axum::Json(body)).into_response();
+    if let AppError::Unavailable { retry_after_s } = error {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+/// Reads the body, refusing one over [`MAX_BODY`] (413) or an empty one (400).
+async fn read_body(body: Body) -> Result<Bytes, AppError> {
+    let bytes =
+        axum::body::to_bytes(body, MAX_BODY)
+            .await
+            .map_err(|_| AppError::PayloadTooLarge {
+                limit_kb: MAX_BODY / 1024,
+            })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(AppError::bad_request(
+            "empty_body",
+            "the request body is empty",
+        ));
+    }
+    Ok(bytes)
+}
+
+fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value, AppError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        AppError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
+    })
+}
+
+/// Parses a status object or an array of them; bad ones are reported by index.
+pub fn parse_readings(
+    data: &Value,
+    fallback_time: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Status>, Vec<RejectedReading>), AppError> {
+    let items: Vec<&Value> = match data {
+        Value::Array(items) => items.iter().collect(),
+        one => vec![one],
+    };
+    if items.is_empty() {
+        return Err(AppError::validation("no readings in the request"));
+    }
+    if items.len() > MAX_READINGS {
+        return Err(AppError::PayloadTooLarge {
+            limit_kb: MAX_BODY / 1024,
+        });
+    }
+    let mut good = Vec::with_capacity(items.len());
+    let mut rejected = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        match Status::parse(item, fallback_time, now) {
+            Ok(s) => good.push(s),
+            Err(r) => rejected.push(RejectedReading {
+                index,
+                code: r.code.into(),
+                message: r.message,
+            }),
+        }
+    }
+    Ok((good, rejected))
+}
+
+/// Stores the good readings (if any) and builds the answer: 200 with a receipt when
+/// anything was accepted, 422 with the reasons when nothing was.
+async fn store(
+    state: &AppState,
+    device: &auth::KnownDevice,
+    good: Vec<Status>,
+    rejected: Vec<RejectedReading>,
+) -> Result<Response, Refusal> {
+    if good.is_empty() {
+        let message = match rejected.as_slice() {
+            [one] => format!("the reading was rejected: {}", one.message),
+            many => format!("all {} readings were rejected", many.len()),
+        };
+        return Err(Refusal {
+            error: AppError::Unprocessable {
+                code: "readings_rejected",
+                message,
+            },
+            rejected,
+            dead_letter: None,
+        });
+    }
+    let written = state
+        .ingest
+        .writer
+        .write(Delivery {
+            device: device.id.clone(),
+            tz: device.tz,
+            owner: device.owner.clone(),
+            readings: good,
+        })
+        .await?;
+    let receipt = IngestReceipt {
+        accepted: written.accepted,
+        duplicates: written.duplicates,
+        rejected,
+    };
+    Ok((StatusCode::OK, axum::Json(receipt)).into_response())
+}
+
+/// `POST /ingest/v1/devices/{id}/status` with `Authorization: Bearer <device token>`.
+async fn direct(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = direct_inner(&state, &id, &headers, body).await;
+    match result {
+        Ok(r) => r,
+        Err(refusal) => refuse(&state, refusal).await,
+    }
+}
+
+async fn direct_inner(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, Refusal> {
+    // Unknown device and wrong token look the same: ids must not be probeable.
+    let token = auth::bearer(headers)?;
+    let id = DeviceId::parse(id).map_err(|_| AppError::Unauthorized)?;
+    let device = state
+        .ingest
+        .auth
+        .device(&id)
+        .await?
+        .filter(|d| d.token_matches(token))
+        .ok_or(AppError::Unauthorized)?;
+    let bytes = read_body(body).await?;
+    let now = Utc::now();
+    let parsed = (|| {
+        if !media_type(headers).ends_with("json") {
+            return Err(AppError::UnsupportedMediaType {
+                message: "send the status as application/json".into(),
+            });
+        }
+        let value = parse_json(&bytes)?;
+        parse_readings(&value, Some(now), now)
+    })();
+    let (good, rejected) =
+        parsed.map_err(|e| Refusal::from(e).keep("direct", Some(id.as_str()), headers, &bytes))?;
+    let has_rejects = !rejected.is_empty();
+    let answer = store(state, &device, good, rejected).await;
+    if has_rejects {
+        // Keep what was refused, whatever became of the rest.
+        let code = "readings_rejected";
+        let letter = dead_letter(
+            "direct",
+            code,
+            "some readings were rejected",
+            Some(id.as_str()),
+            headers,
+            &bytes,
+        );
+        if let Err(e) = telemetry::insert_dead_letter(&state.db, letter).await {
+            tracing::warn!(error = %e, "could not keep a dead letter");
+        }
+    }
+    answer
+}

@@ -1,0 +1,266 @@
+//! `POST /ingest/particle`: Particle's webhook. The body is JSON or form-encoded with
+//! `event`, `data`, `coreid`, `published_at` and whatever else Particle adds (ignored).
+//! `data` is a string holding the device's JSON (Particle's default template) or, with a
+//! custom template, the JSON itself.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use sunfleet_app::devices::model::DeviceId;
+use sunfleet_app::error::AppError;
+
+use super::{auth, media_type, parse_json, parse_readings, read_body, refuse, store, Refusal};
+use crate::http::AppState;
+
+/// The fields of a Particle event that sunfleet uses.
+#[derive(Debug, PartialEq)]
+pub struct ParticleEvent {
+    pub coreid: String,
+    pub data: Value,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+/// Parses a webhook body by its content type. Never panics, whatever the bytes.
+pub fn parse_event(content_type: &str, body: &[u8]) -> Result<ParticleEvent, AppError> {
+    let fields: serde_json::Map<String, Value> = if content_type.ends_with("json") {
+        match parse_json(body)? {
+            Value::Object(fields) => fields,
+            _ => {
+                return Err(AppError::bad_request(
+                    "invalid_event",
+                    "a Particle event is a JSON object",
+                ))
+            }
+        }
+    } else if content_type == "application/x-www-form-urlencoded" {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|e| {
+            AppError::bad_request("invalid_form", format!("the form body cannot be read: {e}"))
+        })?;
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect()
+    } else {
+        return Err(AppError::UnsupportedMediaType {
+            message: "send application/json or application/x-www-form-urlencoded".into(),
+        });
+    };
+    let coreid = match fields.get("coreid") {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+        _ => {
+            return Err(AppError::bad_request(
+                "missing_coreid",
+                "`coreid` (the Particle device id) is required",
+            ))
+        }
+    };
+    let data = match fields.get("data") {
+        Some(Value::String(s)) => serde_json::from_str(s).map_err(|e| {
+            AppError::bad_request("invalid_data", format!("`data` is not JSON: {e}"))
+        })?,
+        Some(v @ (Value::Object(_) | Value::Array(_))) => v.clone(),
+        _ => {
+            return Err(AppError::bad_request(
+                "invalid_data",
+                "`data` must hold the device's status JSON",
+            ))
+        }
+    };
+    // Particle's time of publication: the reading's time when the device sent none.
+    let published_at = match fields.get("published_at") {
+        Some(Value::String(s)) => Some(
+            DateTime::parse_from_rfc3339(s)
+                .map_err(|_| {
+                    AppError::bad_request(
+                        "invalid_published_at",
+                        "`published_at` is not an RFC 3339 time",
+                    )
+                })?
+                .with_timezone(&Utc),
+        ),
+        None | Some(Value::Null) => None,
+        Some(_) => {
+            return Err(AppError::bad_request(
+                "invalid_published_at",
+                "`published_at` is not an RFC 3339 time",
+            ))
+        }
+    };
+    Ok(ParticleEvent {
+        coreid,
+        data,
+        published_at,
+    })
+}
+
+pub async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    match handle(&state, &headers, body).await {
+        Ok(r) => r,
+        Err(refusal) => refuse(&state, refusal).await,
+    }
+}
+
+async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, Refusal> {
+    let secret = auth::bearer(headers)?;
+    if !state.ingest.auth.integration_secret_ok(secret).await? {
+        return Err(AppError::Unauthorized.into());
+    }
+    let bytes = read_body(body).await?;
+    let keep = |e: AppError, device: Option<&str>| {
+        Refusal::from(e).keep("particle", device, headers, &bytes)
+    };
+    let event = parse_event(&media_type(headers), &bytes).map_err(|e| keep(e, None))?;
+    let device = match DeviceId::parse(&event.coreid) {
+        Ok(id) => state.ingest.auth.device(&id).await?,
+        Err(_) => None,
+    };
+    let Some(device) = device else {
+        return Err(keep(AppError::not_found("device"), Some(&event.coreid)));
+    };
+    let now = Utc::now();
+    let (good, rejected) = parse_readings(&event.data, event.published_at, now)
+        .map_err(|e| keep(e, Some(device.id.as_str())))?;
+    let rejects = (!rejected.is_empty()).then(|| {
+        keep(
+            AppError::Unprocessable {
+                code: "readings_rejected",
+                message: format!("{} reading(s) rejected", rejected.len()),
+            },
+            Some(device.id.as_str()),
+        )
+    });
+    let answer = store(state, &device, good, rejected).await;
+    if let Some(Refusal {
+        dead_letter: Some(letter),
+        ..
+    }) = rejects
+    {
+        if let Err(e) = sunfleet_app::telemetry::store::insert_dead_letter(&state.db, letter).await
+        {
+            tracing::warn!(error = %e, "could not keep a dead letter");
+        }
+    }
+    answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn particle_default_json_body_parses() {
+        let body = br#"{"event":"status","data":"{\"solar_w\":1}","coreid":"e00fce68aaaaaaaaaaaaaaaa",
+            "published_at":"2026-11-22T12:00:00.000Z","ttl":60,"userid":"x","fw_version":12,"public":false}"#;
+        let e = parse_event("application/json", body).unwrap();
+        assert_eq!(e.coreid, "e00fce68aaaaaaaaaaaaaaaa");
+        assert_eq!(e.data, serde_json::json!({"solar_w": 1}));
+        assert!(e.published_at.is_some());
+    }
+
+    #[test]
+    fn form_bodies_and_object_data_parse() {
+        let body = b"event=status&data=%7B%22solar_w%22%3A2%7D&coreid=abc&published_at=2026-11-22T12%3A00%3A00Z&productID=7";
+        let e = parse_event("application/x-www-form-urlencoded", body).unwrap();
+        assert_eq!(e.data, serde_json::json!({"solar_w": 2}));
+        let body = br#"{"data":{"solar_w":3},"coreid":"abc"}"#;
+        assert_eq!(
+            parse_event("application/json", body).unwrap().data,
+            serde_json::json!({"solar_w": 3})
+        );
+    }
+
+    #[test]
+    fn bad_bodies_get_their_own_codes() {
+        let code = |ct: &str, b: &[u8]| parse_event(ct, b).unwrap_err().code();
+        assert_eq!(code("application/json", b"{nope"), "invalid_json");
+        assert_eq!(code("application/json", b"[1]"), "invalid_event");
+        assert_eq!(
+            code("application/json", br#"{"data":"{}"}"#),
+            "missing_coreid"
+        );
+        assert_eq!(
+            code("application/json", br#"{"coreid":"a","data":"not json"}"#),
+            "invalid_data"
+        );
+        assert_eq!(
+            code("application/json", br#"{"coreid":"a","data":5}"#),
+            "invalid_data"
+        );
+        assert_eq!(code("text/plain", b"x"), "unsupported_media_type");
+        assert_eq!(
+            code(
+                "application/json",
+                br#"{"coreid":"a","data":"{}","published_at":"soon"}"#
+            ),
+            "invalid_published_at"
+        );
+    }
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<f64>()
+                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            any::<i64>().prop_map(Value::from),
+            ".{0,20}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        Just("coreid".to_string()),
+                        Just("data".to_string()),
+                        Just("published_at".to_string()),
+                        Just("solar_w".to_string()),
+                        Just("time".to_string()),
+                        ".{0,8}"
+                    ],
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+
+        /// Whatever arrives, parsing answers (an event or a 4xx error), and never panics.
+        #[test]
+        fn the_webhook_parser_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512),
+                                           form in any::<bool>()) {
+            let ct = if form { "application/x-www-form-urlencoded" } else { "application/json" };
+            if let Err(e) = parse_event(ct, &bytes) {
+                prop_assert!(e.status() >= 400 && e.status() < 500);
+            }
+        }
+
+        #[test]
+        fn structured_webhook_bodies_parse_or_fail_cleanly(event in any_json(), data in any_json(),
+                                                           as_string in any::<bool>()) {
+            let mut body = match event { Value::Object(m) => m, _ => serde_json::Map::new() };
+            let data = if as_string { Value::String(data.to_string()) } else { data };
+            body.insert("data".into(), data);
+            body.insert("coreid".into(), "e00fce68aaaaaaaaaaaaaaaa".into());
+            let bytes = serde_json::to_vec(&Value::Object(body)).unwrap();
+            match parse_event("application/json", &bytes) {
+                Ok(e) => {
+                    let now = Utc::now();
+                    // Every status in it parses or is rejected with a reason.
+                    if let Ok((good, rejected)) = super::super::parse_readings(&e.data, e.published_at, now) {
+                        prop_assert!(good.len() + rejected.len() >= 1);
+                    }
+                }
+                Err(e) => prop_assert!(e.status() >= 400 && e.status() < 500),
+            }
+        }
+    }
+}

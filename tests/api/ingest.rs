@@ -1,0 +1,517 @@
+//! The ingest endpoints against the real router and SurrealKV: Particle webhook, direct
+//! path, exactly-once storage, rollups, offline detection, events, bad input.
+
+use chrono::{DateTime, Duration, DurationRound, TimeZone, Utc};
+use serde_json::{json, Value};
+use sunfleet_app::devices::model::DeviceId;
+use sunfleet_app::telemetry::store::{
+    count_readings, dead_letters, device_events, rollups, RollupTable,
+};
+use sunfleet_tests::{device_token, spawn_app, DeviceSpec, TestApp};
+
+const SECRET: &str = "particle-test-secret-0123456789";
+const DEVICE: &str = "e00fce68aaaaaaaaaaaaaaaa";
+
+async fn app_with_device() -> (TestApp, DeviceId) {
+    let app = spawn_app().await;
+    app.add_customers(&["valley-farms"]).await;
+    app.add_integration("particle", SECRET).await;
+    let id = app
+        .add_device(
+            DeviceSpec {
+                id: DEVICE,
+                name: "Valley Well 1",
+                owner: "valley-farms",
+                model: "SPC-5",
+                last: None,
+            },
+            Utc::now(),
+        )
+        .await;
+    (app, id)
+}
+
+fn minute(ago: i64) -> DateTime<Utc> {
+    Utc::now().duration_trunc(Duration::minutes(1)).unwrap() - Duration::minutes(ago)
+}
+
+fn status(at: DateTime<Utc>, solar_w: f64) -> Value {
+    json!({
+        "time": at.to_rfc3339(), "solar_w": solar_w, "grid_w": 10.0, "load_w": solar_w + 10.0,
+        "motor_rpm": 3400, "motor_on": true, "dc_bus_v": 350.0, "temperature_c": 30.0,
+        "fault_code": 0, "schedule_version": 1
+    })
+}
+
+/// A Particle webhook body the way Particle's default template sends it: `data` a string.
+fn particle_event(coreid: &str, data: &Value) -> Vec<u8> {
+    json!({
+        "event": "status", "data": data.to_string(), "coreid": coreid,
+        "published_at": Utc::now().to_rfc3339(), "ttl": 60, "public": false,
+        "userid": "5f0c0ffee", "fw_version": 17, "productID": 12345
+    })
+    .to_string()
+    .into_bytes()
+}
+
+async fn readings(app: &TestApp, id: &DeviceId) -> u64 {
+    count_readings(&app.db, id, minute(60 * 24 * 60), minute(-10))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_particle_webhook_reading_is_stored_and_shows_on_the_fleet_page() {
+    let (app, id) = app_with_device().await;
+
+    let (status, body) = app
+        .post_particle(
+            Some(SECRET),
+            "application/json",
+            particle_event(DEVICE, &status(minute(1), 1234.5)),
+        )
+        .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accepted"], 1);
+    assert_eq!(body["duplicates"], 0);
+    assert_eq!(readings(&app, &id).await, 1);
+    let (_, fleet) = app.fleet("").await;
+    let row = &fleet["rows"][0];
+    assert_eq!(row["connectivity"], "online");
+    assert_eq!(row["solar_w"], 1234.5);
+    let events = device_events(&app.db, &id, 10).await.unwrap();
+    assert!(events.iter().any(|e| e.kind == "online"), "{events:?}");
+}
+
+#[tokio::test]
+async fn a_form_encoded_webhook_is_accepted_and_unknown_fields_are_ignored() {
+    let (app, id) = app_with_device().await;
+    let data = status(minute(2), 800.0).to_string();
+    let body = serde_urlencoded::to_string([
+        ("event", "status"),
+        ("data", data.as_str()),
+        ("coreid", DEVICE),
+        ("published_at", "2026-01-01T00:00:00Z"),
+        ("fw_version", "17"),
+        ("unexpected", "whatever"),
+    ])
+    .unwrap();
+
+    let (status, body) = app
+        .post_particle(
+            Some(SECRET),
+            "application/x-www-form-urlencoded",
+            body.into_bytes(),
+        )
+        .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(readings(&app, &id).await, 1);
+}
+
+#[tokio::test]
+async fn a_repeated_delivery_is_acknowledged_and_stored_once() {
+    let (app, id) = app_with_device().await;
+    let event = particle_event(DEVICE, &status(minute(3), 500.0));
+
+    let (first, _) = app
+        .post_particle(Some(SECRET), "application/json", event.clone())
+        .await;
+    let (second, body) = app
+        .post_particle(Some(SECRET), "application/json", event)
+        .await;
+
+    assert_eq!((first, second), (200, 200));
+    assert_eq!(body["duplicates"], 1);
+    assert_eq!(readings(&app, &id).await, 1);
+    let hours = rollups(&app.db, RollupTable::Hour, &id, minute(120), minute(-60))
+        .await
+        .unwrap();
+    assert_eq!(
+        hours.iter().map(|h| h.count).sum::<i64>(),
+        1,
+        "counted once"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_or_missing_secret_is_refused_without_saying_whether_the_device_exists() {
+    let (app, _) = app_with_device().await;
+    for secret in [None, Some("wrong-secret-wrong-secret")] {
+        for coreid in [DEVICE, "e00fce68bbbbbbbbbbbbbbbb"] {
+            let (status, body) = app
+                .post_particle(
+                    secret,
+                    "application/json",
+                    particle_event(coreid, &status(minute(1), 1.0)),
+                )
+                .await;
+            assert_eq!(status, 401, "{body}");
+            assert_eq!(body["code"], "unauthorized");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_integration_stops_working() {
+    let (app, _) = app_with_device().await;
+    sunfleet::ingest::integrations::revoke(&app.db, "particle")
+        .await
+        .unwrap();
+    // A fresh server: the previous one may have cached the secret for a few seconds.
+    let app2 = TestApp::reopen(app).await;
+    let (status, _) = app2
+        .post_particle(
+            Some(SECRET),
+            "application/json",
+            particle_event(DEVICE, &status(minute(1), 1.0)),
+        )
+        .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn an_unknown_device_is_404_and_its_delivery_is_kept_as_a_dead_letter() {
+    let (app, _) = app_with_device().await;
+    let event = particle_event("e00fce68cccccccccccccccc", &status(minute(1), 1.0));
+
+    let (status, body) = app
+        .post_particle(Some(SECRET), "application/json", event.clone())
+        .await;
+
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["code"], "device_not_found");
+    let letters = dead_letters(&app.db, 10).await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].code, "device_not_found");
+    assert_eq!(letters[0].body.as_bytes(), event.as_slice());
+}
+
+#[tokio::test]
+async fn bad_webhook_bodies_get_a_clear_4xx_each() {
+    let (app, id) = app_with_device().await;
+    let future = status(Utc::now() + Duration::hours(2), 1.0);
+    let negative = status(minute(1), -5.0);
+    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+        (
+            "malformed JSON",
+            "application/json",
+            b"{\"coreid\": ".to_vec(),
+            400,
+            "invalid_json",
+        ),
+        (
+            "wrong content type",
+            "text/plain",
+            b"hello".to_vec(),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "empty body",
+            "application/json",
+            Vec::new(),
+            400,
+            "empty_body",
+        ),
+        (
+            "huge body",
+            "application/json",
+            vec![b' '; 300 * 1024],
+            413,
+            "payload_too_large",
+        ),
+        (
+            "data not JSON",
+            "application/json",
+            json!({"coreid": DEVICE, "data": "solar=5"})
+                .to_string()
+                .into_bytes(),
+            400,
+            "invalid_data",
+        ),
+        (
+            "missing coreid",
+            "application/json",
+            json!({"data": status(minute(1), 1.0).to_string()})
+                .to_string()
+                .into_bytes(),
+            400,
+            "missing_coreid",
+        ),
+        (
+            "impossible values",
+            "application/json",
+            particle_event(DEVICE, &negative),
+            422,
+            "readings_rejected",
+        ),
+        (
+            "far future",
+            "application/json",
+            particle_event(DEVICE, &future),
+            422,
+            "readings_rejected",
+        ),
+    ];
+    for (what, content_type, body, expected, code) in cases {
+        let (status, answer) = app.post_particle(Some(SECRET), content_type, body).await;
+        assert_eq!(status, expected, "{what}: {answer}");
+        assert_eq!(answer["code"], code, "{what}: {answer}");
+        assert!(
+            answer["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}"
+        );
+    }
+    assert_eq!(readings(&app, &id).await, 0, "nothing stored");
+    let (_, server_ok) = app.get("/healthz").await;
+    assert_eq!(server_ok, "ok");
+}
+
+#[tokio::test]
+async fn a_direct_backlog_stores_the_good_readings_and_names_the_bad_ones() {
+    let (app, id) = app_with_device().await;
+    let token = device_token(&id);
+    let mut batch: Vec<Value> = (0..10)
+        .map(|m| status(minute(20 - m), 100.0 * m as f64))
+        .collect();
+    batch[3]["solar_w"] = json!(-1);
+    batch[7]["time"] = json!("2014-06-01T00:00:00Z");
+
+    let (status, body) = app
+        .post_direct(DEVICE, Some(&token), &Value::Array(batch))
+        .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accepted"], 8);
+    let rejected = body["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 2);
+    assert_eq!(rejected[0]["index"], 3);
+    assert_eq!(rejected[0]["code"], "value_out_of_range");
+    assert_eq!(rejected[1]["index"], 7);
+    assert_eq!(rejected[1]["code"], "time_too_old");
+    assert_eq!(readings(&app, &id).await, 8);
+    assert_eq!(
+        dead_letters(&app.db, 10).await.unwrap().len(),
+        1,
+        "the request is kept"
+    );
+}
+
+#[tokio::test]
+async fn the_direct_path_needs_the_devices_own_token() {
+    let (app, id) = app_with_device().await;
+    let body = status(minute(1), 1.0);
+    for (device, token) in [
+        (DEVICE, None),
+        (DEVICE, Some("test-token-wrong".to_string())),
+        ("e00fce68dddddddddddddddd", Some(device_token(&id))),
+        ("not a device", Some(device_token(&id))),
+    ] {
+        let (status, answer) = app.post_direct(device, token.as_deref(), &body).await;
+        assert_eq!(status, 401, "{device} {token:?}: {answer}");
+    }
+    let too_many: Vec<Value> = (0..1001).map(|m| status(minute(2000 - m), 1.0)).collect();
+    let (status, answer) = app
+        .post_direct(DEVICE, Some(&device_token(&id)), &Value::Array(too_many))
+        .await;
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(readings(&app, &id).await, 0);
+}
+
+#[tokio::test]
+async fn late_readings_land_in_order_and_rollups_match_an_in_order_delivery() {
+    let (app, id) = app_with_device().await;
+    let token = device_token(&id);
+    let times: Vec<_> = (0..90).map(|m| minute(100 - m)).collect();
+    let power = |i: usize| ((i * 37) % 900) as f64;
+    // Every third reading held back and sent afterwards, newest first (Particle retries).
+    let (late, first): (Vec<usize>, Vec<usize>) = (0..times.len()).partition(|i| i % 3 == 1);
+    for chunk in first.chunks(7) {
+        let batch: Vec<Value> = chunk.iter().map(|&i| status(times[i], power(i))).collect();
+        let (s, b) = app
+            .post_direct(DEVICE, Some(&token), &Value::Array(batch))
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    for &i in late.iter().rev() {
+        let (s, b) = app
+            .post_direct(DEVICE, Some(&token), &status(times[i], power(i)))
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
+
+    // The same readings in order, on a second device of a fresh app.
+    let (reference, ref_id) = app_with_device().await;
+    let all: Vec<Value> = (0..times.len())
+        .map(|i| status(times[i], power(i)))
+        .collect();
+    let (s, _) = reference
+        .post_direct(DEVICE, Some(&token), &Value::Array(all))
+        .await;
+    assert_eq!(s, 200);
+
+    let from = minute(200);
+    let to = minute(-120);
+    for table in [RollupTable::Hour, RollupTable::Day] {
+        let got = rollups(&app.db, table, &id, from, to).await.unwrap();
+        let want = rollups(&reference.db, table, &ref_id, from, to)
+            .await
+            .unwrap();
+        assert_eq!(got.len(), want.len(), "{table:?}");
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(g.start, w.start);
+            assert_eq!(g.count, w.count, "{table:?} {}", g.start);
+            assert_eq!(g.solar_w_max, w.solar_w_max);
+            assert!((g.solar_w_sum - w.solar_w_sum).abs() < 1e-6);
+            assert!(
+                (g.solar_wh - w.solar_wh).abs() < 1e-6,
+                "{table:?} {} {} {}",
+                g.start,
+                g.solar_wh,
+                w.solar_wh
+            );
+            assert!((g.load_wh - w.load_wh).abs() < 1e-6);
+        }
+    }
+    assert_eq!(readings(&app, &id).await, 90);
+    // The latest status is the newest reading, not the last to arrive.
+    let (_, device) = app.device(DEVICE).await;
+    assert_eq!(device["latest"]["solar_w"], power(89));
+}
+
+#[tokio::test]
+async fn a_dst_autumn_day_is_one_25_hour_daily_rollup() {
+    let (app, id) = app_with_device().await;
+    let token = device_token(&id);
+    // 2026-11-01 in America/Denver: 00:00 MDT (06:00 UTC) to 00:00 MST (07:00 UTC next day).
+    let start = Utc.with_ymd_and_hms(2026, 11, 1, 6, 0, 0).unwrap();
+    let all: Vec<Value> = (0..25 * 60)
+        .map(|m| status(start + Duration::minutes(m), 600.0))
+        .collect();
+    for chunk in all.chunks(1000) {
+        let (s, b) = app
+            .post_direct(DEVICE, Some(&token), &Value::Array(chunk.to_vec()))
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let days = rollups(
+        &app.db,
+        RollupTable::Day,
+        &id,
+        start - Duration::days(1),
+        start + Duration::days(2),
+    )
+    .await
+    .unwrap();
+    assert_eq!(days.len(), 1, "{days:?}");
+    assert_eq!(days[0].date, "2026-11-01");
+    assert_eq!(days[0].hours, 25);
+    assert_eq!(days[0].count, 25 * 60);
+    // 600 W for 25 h less the minute after the last reading.
+    assert!(
+        (days[0].solar_wh - 600.0 * (25.0 - 1.0 / 60.0)).abs() < 1e-6,
+        "{}",
+        days[0].solar_wh
+    );
+    let hours = rollups(
+        &app.db,
+        RollupTable::Hour,
+        &id,
+        start,
+        start + Duration::days(2),
+    )
+    .await
+    .unwrap();
+    assert_eq!(hours.len(), 25);
+}
+
+#[tokio::test]
+async fn a_silent_device_goes_offline_and_comes_back_with_events() {
+    let app = spawn_app().await;
+    app.add_customers(&["valley-farms"]).await;
+    let now = Utc::now();
+    let id = app
+        .add_device(
+            DeviceSpec {
+                id: DEVICE,
+                name: "Valley Well 1",
+                owner: "valley-farms",
+                model: "SPC-5",
+                last: Some((Duration::minutes(5), 100.0, 0.0, None)),
+            },
+            now,
+        )
+        .await;
+    let sweep = |at| sunfleet_app::telemetry::write::sweep_offline(&app.db, at);
+    assert_eq!(
+        sweep(now).await.unwrap(),
+        0,
+        "5 minutes of silence is not offline yet"
+    );
+    let later = now + Duration::minutes(20);
+    assert_eq!(sweep(later).await.unwrap(), 1);
+    assert_eq!(sweep(later).await.unwrap(), 0, "once");
+    let (_, fleet) = app.fleet("").await;
+    assert_eq!(fleet["rows"][0]["connectivity"], "offline");
+
+    let (s, _) = app
+        .post_direct(DEVICE, Some(&device_token(&id)), &status(minute(0), 50.0))
+        .await;
+    assert_eq!(s, 200);
+    let (_, fleet) = app.fleet("").await;
+    assert_eq!(fleet["rows"][0]["connectivity"], "online");
+    let kinds: Vec<String> = device_events(&app.db, &id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    let mut kinds = kinds;
+    kinds.sort();
+    assert_eq!(kinds, ["offline", "online"], "one of each");
+}
+
+#[tokio::test]
+async fn faults_raised_and_cleared_are_events() {
+    let (app, id) = app_with_device().await;
+    let mut batch: Vec<Value> = (0..6).map(|m| status(minute(10 - m), 100.0)).collect();
+    batch[2]["fault_code"] = json!(5);
+    batch[3]["fault_code"] = json!(5);
+    let (s, _) = app
+        .post_direct(DEVICE, Some(&device_token(&id)), &Value::Array(batch))
+        .await;
+    assert_eq!(s, 200);
+    let events = device_events(&app.db, &id, 10).await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    // Newest first: faults at their readings' times, "online" at the time of receipt.
+    assert_eq!(kinds, ["online", "fault_cleared", "fault"], "{events:?}");
+    assert!(
+        events[2].message.contains("Dry run"),
+        "{}",
+        events[2].message
+    );
+    assert_eq!(events[2].severity, "critical");
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_503_with_retry_after() {
+    let (app, id) = app_with_device().await;
+    let app = TestApp::reopen_with_queue(app, 4).await;
+    let batch: Vec<Value> = (0..5).map(|m| status(minute(10 - m), 1.0)).collect();
+    let response = app
+        .client
+        .post(app.url(&format!("/ingest/v1/devices/{DEVICE}/status")))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {}", device_token(&id)))
+        .body(Value::Array(batch).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert_eq!(body["code"], "unavailable");
+    assert_eq!(readings(&app, &id).await, 0);
+}
