@@ -17,6 +17,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Keeps the database directory alive for the test's duration.
     pub dir: tempfile::TempDir,
+    /// The server's ingest writer and auth caches.
+    pub ingest: sunfleet::ingest::Ingest,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -50,7 +52,9 @@ async fn serve(db: Db, dir: tempfile::TempDir, state: impl FnOnce(Db) -> AppStat
         .expect("bind");
     use axum::serve::Listener as _;
     let addr = listener.local_addr().expect("local addr");
-    let app = router(state(db.clone()));
+    let state = state(db.clone());
+    let ingest = state.ingest.clone();
+    let app = router(state);
     let server = tokio::spawn(async move {
         axum::serve(listener, app).await.expect("server");
     });
@@ -62,6 +66,7 @@ async fn serve(db: Db, dir: tempfile::TempDir, state: impl FnOnce(Db) -> AppStat
             .build()
             .unwrap(),
         dir,
+        ingest,
         server,
     }
 }

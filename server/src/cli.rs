@@ -1,5 +1,6 @@
 //! `sunfleet --help`: the commands and flags.
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -30,6 +31,44 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Manage webhook integrations (the secrets Particle presents to /ingest/particle).
+    /// With the embedded database, stop the server first (it holds the database lock).
+    Integration {
+        #[command(subcommand)]
+        command: IntegrationCommand,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Write a fleet of demo-style devices (and optionally history) into the database and
+    /// exit: for load tests with more devices than the demo's 240.
+    Seed {
+        /// How many devices (the first 240 are the demo's).
+        #[arg(long, default_value_t = crate::demo::DEVICES)]
+        devices: usize,
+        /// Days of history to write (0: devices only).
+        #[arg(long, default_value_t = 0)]
+        days: i64,
+        /// Also write the device ids, one per line, to this file (for load-test scripts).
+        #[arg(long)]
+        ids_out: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Post realistic device readings to a running sunfleet and report what happened.
+    Simulate(crate::simulate::SimulateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum IntegrationCommand {
+    /// Create an integration and print its secret (shown only this once).
+    Add {
+        /// A name for it, e.g. particle-production.
+        name: String,
+    },
+    /// List integrations (names and secret prefixes, never secrets).
+    List,
+    /// Revoke an integration: its secret stops working within seconds.
+    Revoke { name: String },
 }
 
 pub async fn run() -> ExitCode {
@@ -38,6 +77,16 @@ pub async fn run() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => crate::http::serve(args).await,
         Command::Migrate { db } => migrate(db).await,
+        Command::Integration { command, db } => integration(command, db).await,
+        Command::Seed {
+            devices,
+            days,
+            ids_out,
+            db,
+        } => seed(devices, days, ids_out, db).await,
+        Command::Simulate(args) => crate::simulate::run(args).await.map(|summary| {
+            println!("{summary}");
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -53,6 +102,71 @@ async fn migrate(db: DbArgs) -> anyhow::Result<()> {
     let db = sunfleet_app::db::connect(&db.to_config()).await?;
     let version = sunfleet_app::db::migrate(&db).await?;
     println!("database schema is at version {version}");
+    Ok(())
+}
+
+async fn integration(command: IntegrationCommand, db: DbArgs) -> anyhow::Result<()> {
+    use crate::ingest::integrations;
+    let db = sunfleet_app::db::connect(&db.to_config()).await?;
+    sunfleet_app::db::migrate(&db).await?;
+    match command {
+        IntegrationCommand::Add { name } => {
+            let secret = integrations::add(&db, &name, None).await?;
+            println!("integration {name:?} added. Its secret, shown only now:\n\n  {secret}\n");
+            println!("Particle webhook: POST <your sunfleet>/ingest/particle with the header");
+            println!("  Authorization: Bearer {secret}");
+        }
+        IntegrationCommand::List => {
+            let all = integrations::list(&db).await?;
+            if all.is_empty() {
+                println!("no integrations; add one with `sunfleet integration add NAME`");
+            }
+            for i in all {
+                let state = match i.revoked_at {
+                    Some(t) => format!("revoked {}", t.format("%Y-%m-%d %H:%M UTC")),
+                    None => "active".into(),
+                };
+                println!(
+                    "{:<24} {}…  created {}  {state}",
+                    i.name,
+                    i.prefix,
+                    i.created_at.format("%Y-%m-%d %H:%M UTC")
+                );
+            }
+        }
+        IntegrationCommand::Revoke { name } => {
+            integrations::revoke(&db, &name).await?;
+            println!("integration {name:?} revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn seed(
+    devices: usize,
+    days: i64,
+    ids_out: Option<std::path::PathBuf>,
+    db: DbArgs,
+) -> anyhow::Result<()> {
+    if !(0..=366).contains(&days) {
+        anyhow::bail!("--days must be between 0 and 366");
+    }
+    let db = sunfleet_app::db::connect(&db.to_config()).await?;
+    sunfleet_app::db::migrate(&db).await?;
+    let now = chrono::Utc::now();
+    crate::demo::seed(&db, now, devices, days).await?;
+    if days > 0 {
+        sunfleet_app::db::set_flag(&db, "demo_seeded").await?;
+    }
+    if let Some(path) = ids_out {
+        let fleet = crate::demo::Fleet::generate_n(now, crate::demo::SEED, devices);
+        let ids: String = fleet
+            .devices
+            .iter()
+            .map(|d| format!("{}\n", d.id))
+            .collect();
+        std::fs::write(&path, ids).with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(())
 }
 

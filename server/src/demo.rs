@@ -27,19 +27,19 @@ use sunfleet_app::telemetry::rollup::{self, day_hours, Sample};
 use sunfleet_app::telemetry::store::{
     self as telemetry, day_record, hour_record, ReadingRecord, RollupRecord,
 };
-use sunfleet_app::telemetry::write::{self, Delivery};
+use sunfleet_app::telemetry::write::Delivery;
 
 use crate::ingest::auth::hash_secret;
+use crate::ingest::writer::Writer as IngestWriter;
 
 const FLAG: &str = "demo_seeded";
 /// The demo is the same fleet every time: same ids, names and behaviour.
-const SEED: u64 = 0x5_0000_0000_07EA;
+pub const SEED: u64 = 0x5_0000_0000_07EA;
 pub const DEVICES: usize = 240;
 /// Days of history the demo starts with.
 pub const HISTORY_DAYS: i64 = 30;
 /// Days of that history kept as raw one-minute readings (the rest as rollups only).
 pub const RAW_DAYS: i64 = 2;
-const MINUTES: i64 = HISTORY_DAYS * 24 * 60;
 /// The demo's Particle integration secret (a demo database only; documented in the README).
 pub const DEMO_INTEGRATION_SECRET: &str = "sunfleet-demo-particle-secret";
 
@@ -53,38 +53,43 @@ pub async fn seed_once(db: &Db) -> anyhow::Result<()> {
         return Ok(());
     }
     let now = Utc::now();
-    seed(db, now).await?;
+    seed(db, now, DEVICES, HISTORY_DAYS).await?;
     sunfleet_app::db::set_flag(db, FLAG)
         .await
         .context("writing demo marker")?;
     Ok(())
 }
 
-/// Writes the demo fleet as of `now`.
-pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
+/// Writes a fleet of `devices` devices (the demo's own first) as of `now`, with `days` of
+/// history (none: devices only, for load tests).
+pub async fn seed(db: &Db, now: DateTime<Utc>, devices: usize, days: i64) -> anyhow::Result<()> {
     let started = Instant::now();
-    let fleet = Fleet::generate(now, SEED);
+    let fleet = Fleet::generate_n(now, SEED, devices);
     orgs::insert_orgs(db, fleet.orgs.clone()).await?;
     devices::insert_devices(db, fleet.devices.iter().map(|d| d.record.clone()).collect()).await?;
     match crate::ingest::integrations::add(db, "demo", Some(DEMO_INTEGRATION_SECRET.into())).await {
         Ok(_) | Err(sunfleet_app::error::AppError::Conflict { .. }) => {}
         Err(e) => return Err(e).context("adding the demo integration"),
     }
+    let raw_days = RAW_DAYS.min(days);
     println!(
-        "demo: {} organisations, {} devices; writing {HISTORY_DAYS} days of history \
-         ({RAW_DAYS} days of one-minute readings, rollups for all)…",
+        "demo: {} organisations, {} devices; writing {days} days of history \
+         ({raw_days} days of one-minute readings, rollups for all)…",
         fleet.orgs.len(),
         fleet.devices.len()
     );
+    if days <= 0 {
+        return Ok(());
+    }
     let end = now
         .duration_trunc(Duration::minutes(1))
         .expect("BUG: minute truncation");
-    let raw_from = end - Duration::days(RAW_DAYS);
-    let mut writer = Writer::new(db);
+    let raw_from = end - Duration::days(raw_days);
+    let mut writer = SeedWriter::new(db);
     let mut last_print = Instant::now();
     for (n, device) in fleet.devices.iter().enumerate() {
         writer
-            .add(device, device.simulate(end), raw_from, end)
+            .add(device, device.simulate(end, days), raw_from, end)
             .await?;
         if last_print.elapsed().as_millis() > 1000 {
             println!(
@@ -110,13 +115,13 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> anyhow::Result<()> {
 /// reading through the same write path as real ingest, so the demo shows a living fleet
 /// (rollups, events and offline detection included). After a restart it first fills the
 /// gap since the last reading (up to a day).
-pub async fn keep_alive(db: Db) {
+pub async fn keep_alive(db: Db, writer: IngestWriter) {
     let demo = LiveDemo::new();
     loop {
         let now = Utc::now()
             .duration_trunc(Duration::minutes(1))
             .expect("BUG: minute truncation");
-        if let Err(e) = demo.catch_up(&db, now).await {
+        if let Err(e) = demo.catch_up(&db, &writer, now).await {
             tracing::warn!(error = %e, "demo: writing live readings failed; retrying next minute");
         }
         let next = now + Duration::minutes(1) + Duration::seconds(1);
@@ -147,7 +152,12 @@ impl LiveDemo {
 
     /// Writes every minute after the latest stored reading up to `to` (at most a day) and
     /// returns how many minutes that was.
-    pub async fn catch_up(&self, db: &Db, to: DateTime<Utc>) -> anyhow::Result<i64> {
+    pub async fn catch_up(
+        &self,
+        db: &Db,
+        writer: &IngestWriter,
+        to: DateTime<Utc>,
+    ) -> anyhow::Result<i64> {
         let Some(since) = devices::latest_seen(db).await? else {
             return Ok(0);
         };
@@ -160,21 +170,22 @@ impl LiveDemo {
         let mut start = 0;
         while start < minutes {
             let span = (minutes - start).min(60);
-            let deliveries: Vec<Delivery> = self
-                .fleet
-                .devices
-                .iter()
-                .filter(|d| d.reports_live())
-                .map(|d| Delivery {
+            let mut writes = tokio::task::JoinSet::new();
+            for d in self.fleet.devices.iter().filter(|d| d.reports_live()) {
+                let delivery = Delivery {
                     device: d.id.clone(),
                     tz: d.tz,
                     owner: Some(d.record.owner.clone()),
                     readings: (start..start + span)
                         .map(|m| d.reading_at(from + Duration::minutes(m), 0))
                         .collect(),
-                })
-                .collect();
-            write::write_batch(db, &deliveries, Utc::now()).await?;
+                };
+                let writer = writer.clone();
+                writes.spawn(async move { writer.write(delivery).await });
+            }
+            while let Some(done) = writes.join_next().await {
+                done.context("demo writer task")??;
+            }
             start += span;
         }
         Ok(minutes)
@@ -187,7 +198,7 @@ const BATCH: usize = 12_000;
 
 /// Writes seeded history a batch (one transaction) at a time, and at the end the latest
 /// status of every device that reported.
-struct Writer<'a> {
+struct SeedWriter<'a> {
     db: &'a Db,
     readings_batch: Vec<ReadingRecord>,
     hours: Vec<RollupRecord>,
@@ -197,7 +208,7 @@ struct Writer<'a> {
     rollups: usize,
 }
 
-impl<'a> Writer<'a> {
+impl<'a> SeedWriter<'a> {
     fn new(db: &'a Db) -> Self {
         Self {
             db,
@@ -530,15 +541,16 @@ impl Fleet {
 }
 
 impl DemoDevice {
-    /// Reading times in the history ending at `end` (inclusive) this device reports.
-    pub fn readings_until(&self, end: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    /// Reading times in the `days` ending at `end` (inclusive) this device reports.
+    pub fn readings_until(&self, end: DateTime<Utc>, days: i64) -> Vec<DateTime<Utc>> {
+        let minutes = days * 24 * 60;
         let last = match self.fate {
             Fate::NeverSeen => return Vec::new(),
             Fate::SilentFor(m) => end - Duration::minutes(m),
             _ => end,
         };
-        (0..MINUTES)
-            .map(|i| end - Duration::minutes(MINUTES - 1 - i))
+        (0..minutes)
+            .map(|i| end - Duration::minutes(minutes - 1 - i))
             .filter(|t| *t <= last)
             .collect()
     }
@@ -564,9 +576,9 @@ impl DemoDevice {
         }
     }
 
-    /// The readings of the history ending at `end`.
-    pub fn simulate(&self, end: DateTime<Utc>) -> Vec<Status> {
-        self.readings_until(end)
+    /// The readings of the `days` ending at `end`.
+    pub fn simulate(&self, end: DateTime<Utc>, days: i64) -> Vec<Status> {
+        self.readings_until(end, days)
             .into_iter()
             .map(|at| self.reading_at(at, (end - at).num_minutes()))
             .collect()
@@ -762,8 +774,8 @@ mod tests {
             .unwrap();
         d.grid_tied = true;
         d.schedule = &[(22, 5)];
-        let readings = d.simulate(now);
-        assert_eq!(readings.len(), MINUTES as usize);
+        let readings = d.simulate(now, 1);
+        assert_eq!(readings.len(), 24 * 60);
         let midnight = local_midnight(&d.tz, now);
         let at_night = readings
             .iter()
@@ -792,7 +804,7 @@ mod tests {
         let Fate::SilentFor(m) = d.fate else {
             unreachable!()
         };
-        let last = *d.readings_until(now).last().unwrap();
+        let last = *d.readings_until(now, 1).last().unwrap();
         assert_eq!(last, now - Duration::minutes(m));
     }
 }

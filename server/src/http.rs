@@ -132,15 +132,19 @@ async fn asset_or_not_found(
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let db = sunfleet_app::db::connect(&args.db.to_config()).await?;
     sunfleet_app::db::migrate(&db).await?;
+    let state = AppState::new(db.clone());
     if args.demo {
         crate::demo::seed_once(&db).await?;
-        tokio::spawn(crate::demo::keep_alive(db.clone()));
+        tokio::spawn(crate::demo::keep_alive(
+            db.clone(),
+            state.ingest.writer.clone(),
+        ));
     }
     if !crate::assets::has_front_end() {
         tracing::warn!("this binary was built without the front end: pages will not hydrate");
     }
     let listener = bind(args.addr).await?;
-    let app = router(AppState::new(db));
+    let app = router(state);
     tracing::info!(addr = %args.addr, "sunfleet is listening on http://{}", args.addr);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -7,5 +7,6 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod ingest;
+pub mod simulate;
 
 pub use http::{router, AppState};

@@ -80,11 +80,11 @@ async fn the_live_demo_fills_the_minutes_since_the_last_reading() {
 
     let demo = sunfleet::demo::LiveDemo::new();
     let written = demo
-        .catch_up(&app.db, now + Duration::minutes(3))
+        .catch_up(&app.db, &app.ingest.writer, now + Duration::minutes(3))
         .await
         .unwrap();
     let again = demo
-        .catch_up(&app.db, now + Duration::minutes(3))
+        .catch_up(&app.db, &app.ingest.writer, now + Duration::minutes(3))
         .await
         .unwrap();
 

@@ -222,51 +222,6 @@ fn ids(rows: &[RollupRecord]) -> Vec<RecordId> {
     rows.iter().map(|r| r.id.clone()).collect()
 }
 
-/// Everything one group commit writes, in one transaction.
-#[derive(Debug, Default)]
-pub struct Commit {
-    pub readings: Vec<ReadingRecord>,
-    pub hours: Vec<RollupRecord>,
-    pub days: Vec<RollupRecord>,
-    pub statuses: Vec<StatusRecord>,
-    pub events: Vec<EventRecord>,
-}
-
-impl Commit {
-    pub fn is_empty(&self) -> bool {
-        self.readings.is_empty() && self.statuses.is_empty() && self.events.is_empty()
-    }
-}
-
-/// Writes a whole batch atomically: it is durable when this returns.
-pub async fn commit(db: &Db, c: Commit) -> Result<()> {
-    if c.is_empty() {
-        return Ok(());
-    }
-    db.query("BEGIN TRANSACTION")
-        .query("INSERT IGNORE INTO telemetry $readings RETURN NONE")
-        .query(REPLACE_ROLLUPS)
-        .query("DELETE $status_ids RETURN NONE")
-        .query("INSERT INTO device_status $statuses RETURN NONE")
-        .query("INSERT INTO event $events RETURN NONE")
-        .query("COMMIT TRANSACTION")
-        .bind(("hour_ids", ids(&c.hours)))
-        .bind(("day_ids", ids(&c.days)))
-        .bind((
-            "status_ids",
-            c.statuses.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
-        ))
-        .bind(("readings", c.readings))
-        .bind(("hours", c.hours))
-        .bind(("days", c.days))
-        .bind(("statuses", c.statuses))
-        .bind(("events", c.events))
-        .await
-        .and_then(|r| r.check())
-        .map_err(internal("commit telemetry batch"))?;
-    Ok(())
-}
-
 /// What is stored for a batch about to be written.
 pub struct Stored {
     pub statuses: Vec<StatusRecord>,
@@ -348,6 +303,43 @@ pub async fn samples(
             ],
         })
         .collect())
+}
+
+/// One stored reading, if there is one at exactly `at`.
+pub async fn reading(db: &Db, device: &DeviceId, at: DateTime<Utc>) -> Result<Option<Status>> {
+    let mut response = db
+        .query("SELECT * OMIT id, extra FROM ONLY $id")
+        .bind(("id", reading_record(device, at)))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("read a reading"))?;
+    let row: Option<ReadingRow> = response.take(0).map_err(internal("read a reading"))?;
+    Ok(row.map(|r| Status {
+        time: at,
+        solar_w: r.solar_w,
+        grid_w: r.grid_w,
+        load_w: r.load_w,
+        motor_rpm: r.motor_rpm,
+        motor_on: r.motor_on,
+        dc_bus_v: r.dc_bus_v,
+        temperature_c: r.temperature_c,
+        fault_code: r.fault_code,
+        schedule_version: r.schedule_version,
+        extra: Default::default(),
+    }))
+}
+
+#[derive(Debug, SurrealValue)]
+struct ReadingRow {
+    solar_w: f64,
+    grid_w: f64,
+    load_w: f64,
+    motor_rpm: i64,
+    motor_on: bool,
+    dc_bus_v: f64,
+    temperature_c: f64,
+    fault_code: Option<i64>,
+    schedule_version: Option<i64>,
 }
 
 /// How many readings one device has in `[from, to]` (a key-range scan, no table scan).

@@ -1,28 +1,36 @@
-//! The write path: one batch of deliveries becomes one transaction that stores the new
-//! readings, updates the hourly and daily rollups, the latest status and the events.
+//! The write path. One batch of deliveries becomes one transaction holding the new raw
+//! readings, their events and a journal row naming them; the batch is acknowledged once
+//! that transaction is durable.
 //!
-//! Exactly once: a reading's id is `[device, time]`, so a repeat is found (and skipped)
-//! before anything is counted. Rollups stay exact whatever the arrival order:
-//! - in order (every new reading is newer than the device's latest): the new readings and
-//!   the segment from the latest stored one are *added* to the stored buckets;
+//! The derived rows (hourly and daily rollups, latest status) are kept in memory by the
+//! [`Pipeline`] and written *behind*, coalesced: a device posting every few seconds costs
+//! one rollup write per flush, not one per reading. Measured, that is the difference
+//! between ~1,000 and many thousands of readings per second: SurrealDB spends 30–150 µs per
+//! row written. Nothing is lost on a crash: the flush that writes the derived rows deletes
+//! the journal rows they cover in the same transaction, and journal rows left over after a
+//! crash are replayed at start-up ([`Pipeline::recover`]).
+//!
+//! Exactly once: a reading's id is `[device, time]`. A reading newer than the device's
+//! latest is new; an older one is looked up, and a repeat is acknowledged, not stored again.
+//! Rollups stay exact whatever the arrival order:
+//! - in order: the new readings and the segment from the latest one are *added* to the
+//!   buckets;
 //! - out of order: the touched hours are recomputed from the stored readings around them
 //!   plus the new ones, and each day takes the hour's change (`Rollup::replace_part`).
 //!
-//! Callers must not run two batches for the same device at once (the ingest writer is a
-//! single task; see `server/src/ingest/writer.rs`).
+//! One `Pipeline` per database: it assumes no one else writes rollups or statuses (the
+//! ingest writer task owns it; see `server/src/ingest/writer.rs`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use surrealdb::types::{RecordId, SurrealValue};
 
 use super::model::Status;
 use super::rollup::{self, day_hours, hour_start, local_day, Rollup, Sample, MAX_GAP};
-use super::store::{
-    self, day_record, hour_record, Commit, EventRecord, ReadingRecord, RollupRecord,
-};
-use crate::db::Db;
+use super::store::{self, day_record, hour_record, EventRecord, ReadingRecord, RollupRecord};
+use crate::db::{internal, Db};
 use crate::devices::model::{fault_label, DeviceId};
 use crate::devices::store::{status_record, StatusRecord};
 use crate::error::Result;
@@ -43,173 +51,341 @@ pub struct Written {
     pub duplicates: usize,
 }
 
+/// Devices whose state is kept in memory at most; beyond, the cache starts afresh.
+const MAX_CACHED: usize = 100_000;
+
+/// What the pipeline knows of one device: its latest status and the rollup buckets near
+/// its latest reading. A bucket with `count == 0` that is not dirty is known to be empty.
+#[derive(Debug, Clone)]
+struct DeviceState {
+    status: Option<StatusRecord>,
+    status_dirty: bool,
+    hours: BTreeMap<DateTime<Utc>, Rollup>,
+    days: BTreeMap<DateTime<Utc>, Rollup>,
+    dirty_hours: BTreeSet<DateTime<Utc>>,
+    dirty_days: BTreeSet<DateTime<Utc>>,
+    tz: Tz,
+}
+
+impl DeviceState {
+    fn is_dirty(&self) -> bool {
+        self.status_dirty || !self.dirty_hours.is_empty() || !self.dirty_days.is_empty()
+    }
+}
+
+pub struct Pipeline {
+    db: Db,
+    devices: HashMap<DeviceId, DeviceState>,
+    /// Journal rows committed since the last flush.
+    journal: Vec<RecordId>,
+    batches: u64,
+}
+
 #[derive(Debug, SurrealValue)]
 struct ReadingKey {
     device: String,
     time: DateTime<Utc>,
 }
 
-/// One device's share of the batch.
-struct DeviceWork<'a> {
-    device: &'a DeviceId,
-    tz: Tz,
-    owner: Option<RecordId>,
-    /// New readings (not stored yet, no repeats), oldest first.
-    new: Vec<&'a Status>,
-}
-
-/// Stores a batch and returns, per delivery in order, what was accepted.
-pub async fn write_batch(
-    db: &Db,
-    deliveries: &[Delivery],
-    now: DateTime<Utc>,
-) -> Result<Vec<Written>> {
-    // Everything that might be stored already, read in one round trip.
-    let mut status_ids = Vec::new();
-    let mut reading_ids = Vec::new();
-    let mut hour_ids = BTreeMap::new();
-    let mut day_ids = BTreeMap::new();
-    let mut seen_devices = HashSet::new();
-    for d in deliveries {
-        if seen_devices.insert(&d.device) {
-            status_ids.push(status_record(&d.device));
-        }
-        for r in &d.readings {
-            reading_ids.push(store::reading_record(&d.device, r.time));
-            for t in [r.time - MAX_GAP, r.time, r.time + MAX_GAP] {
-                let hour = hour_start(t, &d.tz);
-                hour_ids.insert((d.device.clone(), hour), hour_record(&d.device, hour));
-                let (_, day) = local_day(hour, &d.tz);
-                day_ids.insert((d.device.clone(), day), day_record(&d.device, day));
-            }
-        }
-    }
-    let mut response = db
-        .query("SELECT record::id(id)[0] AS device, record::id(id)[1] AS time FROM $ids")
-        .bind(("ids", reading_ids))
-        .await
-        .and_then(|r| r.check())
-        .map_err(crate::db::internal("find stored readings"))?;
-    let existing: Vec<ReadingKey> = response
-        .take(0)
-        .map_err(crate::db::internal("find stored readings"))?;
-    let stored = store::load(
-        db,
-        status_ids,
-        Vec::new(),
-        hour_ids.into_values().collect(),
-        day_ids.into_values().collect(),
-    )
-    .await?;
-    let existing: HashSet<(String, DateTime<Utc>)> =
-        existing.into_iter().map(|k| (k.device, k.time)).collect();
-    let mut statuses: HashMap<String, StatusRecord> = stored
-        .statuses
-        .into_iter()
-        .filter_map(|s| key_string(&s.id).map(|k| (k, s)))
-        .collect();
-    let mut hours: HashMap<(String, DateTime<Utc>), Rollup> = stored
-        .hours
-        .iter()
-        .map(|r| ((r.device.clone(), r.start), r.rollup()))
-        .collect();
-    let mut days: HashMap<(String, DateTime<Utc>), Rollup> = stored
-        .days
-        .iter()
-        .map(|r| ((r.device.clone(), r.start), r.rollup()))
-        .collect();
-
-    // Sort out repeats, per delivery and per device.
-    let mut written = vec![Written::default(); deliveries.len()];
-    let mut work: BTreeMap<&str, DeviceWork> = BTreeMap::new();
-    let mut taken: HashSet<(&str, DateTime<Utc>)> = HashSet::new();
-    for (i, d) in deliveries.iter().enumerate() {
-        let entry = work.entry(d.device.as_str()).or_insert_with(|| DeviceWork {
-            device: &d.device,
-            tz: d.tz,
-            owner: d.owner.clone(),
-            new: Vec::new(),
-        });
-        for r in &d.readings {
-            written[i].accepted += 1;
-            let repeat = existing.contains(&(d.device.as_str().to_string(), r.time))
-                || !taken.insert((d.device.as_str(), r.time));
-            if repeat {
-                written[i].duplicates += 1;
-            } else {
-                entry.new.push(r);
-            }
+impl Pipeline {
+    pub fn new(db: Db) -> Self {
+        Pipeline {
+            db,
+            devices: HashMap::new(),
+            journal: Vec::new(),
+            batches: 0,
         }
     }
 
-    let mut commit = Commit::default();
-    let mut touched_days = BTreeMap::new();
-    for w in work.values_mut() {
-        if w.new.is_empty() {
-            continue;
+    /// Whether derived rows are waiting to be written.
+    pub fn has_unflushed(&self) -> bool {
+        !self.journal.is_empty()
+    }
+
+    /// Loads the statuses of devices not in memory yet.
+    async fn load_devices(&mut self, deliveries: &[Delivery]) -> Result<()> {
+        let mut missing: Vec<&Delivery> = Vec::new();
+        let mut seen = HashSet::new();
+        for d in deliveries {
+            match self.devices.get_mut(&d.device) {
+                Some(state) => state.tz = d.tz,
+                None if seen.insert(&d.device) => missing.push(d),
+                None => {}
+            }
         }
-        w.new.sort_by_key(|r| r.time);
-        let key = w.device.as_str().to_string();
-        let status = statuses.remove(&key);
-        let latest = status.as_ref().map(|s| s.last_seen);
-        let samples: Vec<Sample> = w.new.iter().map(|r| Sample::from(*r)).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if self.devices.len() + missing.len() > MAX_CACHED {
+            self.flush().await?;
+            self.devices.clear();
+        }
+        let ids: Vec<RecordId> = missing.iter().map(|d| status_record(&d.device)).collect();
+        let mut response = self
+            .db
+            .query("SELECT * FROM $ids")
+            .bind(("ids", ids))
+            .await
+            .and_then(|r| r.check())
+            .map_err(internal("load statuses"))?;
+        let statuses: Vec<StatusRecord> = response.take(0).map_err(internal("load statuses"))?;
+        let mut statuses: HashMap<String, StatusRecord> = statuses
+            .into_iter()
+            .filter_map(|s| key_string(&s.id).map(|k| (k, s)))
+            .collect();
+        for d in missing {
+            self.devices.insert(
+                d.device.clone(),
+                DeviceState {
+                    status: statuses.remove(d.device.as_str()),
+                    status_dirty: false,
+                    hours: BTreeMap::new(),
+                    days: BTreeMap::new(),
+                    dirty_hours: BTreeSet::new(),
+                    dirty_days: BTreeSet::new(),
+                    tz: d.tz,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Loads rollup buckets not in memory yet (absent ones become known-empty buckets).
+    async fn load_buckets(
+        &mut self,
+        wanted: &BTreeMap<DeviceId, Vec<DateTime<Utc>>>,
+    ) -> Result<()> {
+        let mut hour_ids = Vec::new();
+        let mut day_ids = Vec::new();
+        let mut missing_hours = Vec::new();
+        let mut missing_days = Vec::new();
+        for (device, hours) in wanted {
+            let state = &self.devices[device];
+            for &hour in hours {
+                if !state.hours.contains_key(&hour) {
+                    hour_ids.push(hour_record(device, hour));
+                    missing_hours.push((device.clone(), hour));
+                }
+                let (_, day) = local_day(hour, &state.tz);
+                if !state.days.contains_key(&day) && !missing_days.contains(&(device.clone(), day))
+                {
+                    day_ids.push(day_record(device, day));
+                    missing_days.push((device.clone(), day));
+                }
+            }
+        }
+        if hour_ids.is_empty() && day_ids.is_empty() {
+            return Ok(());
+        }
+        let stored = store::load(&self.db, Vec::new(), Vec::new(), hour_ids, day_ids).await?;
+        for (device, hour) in missing_hours {
+            if let Some(state) = self.devices.get_mut(&device) {
+                state.hours.insert(hour, Rollup::default());
+            }
+        }
+        for (device, day) in missing_days {
+            if let Some(state) = self.devices.get_mut(&device) {
+                state.days.insert(day, Rollup::default());
+            }
+        }
+        for (rows, is_hour) in [(stored.hours, true), (stored.days, false)] {
+            for row in rows {
+                let Ok(device) = DeviceId::parse(&row.device) else {
+                    continue;
+                };
+                if let Some(state) = self.devices.get_mut(&device) {
+                    let buckets = if is_hour {
+                        &mut state.hours
+                    } else {
+                        &mut state.days
+                    };
+                    buckets.insert(row.start, row.rollup());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores a batch: durable when this returns. Returns, per delivery in order, what was
+    /// accepted.
+    pub async fn write(
+        &mut self,
+        deliveries: &[Delivery],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Written>> {
+        self.load_devices(deliveries).await?;
+
+        // Readings not newer than the device's latest may be repeats: look them up.
+        let maybe_stored: Vec<RecordId> = deliveries
+            .iter()
+            .flat_map(|d| {
+                let latest = self.devices[&d.device].status.as_ref().map(|s| s.last_seen);
+                d.readings
+                    .iter()
+                    .filter(move |r| latest.is_some_and(|l| r.time <= l))
+                    .map(|r| store::reading_record(&d.device, r.time))
+            })
+            .collect();
+        let stored: HashSet<(String, DateTime<Utc>)> = if maybe_stored.is_empty() {
+            HashSet::new()
+        } else {
+            let mut response = self
+                .db
+                .query("SELECT record::id(id)[0] AS device, record::id(id)[1] AS time FROM $ids")
+                .bind(("ids", maybe_stored))
+                .await
+                .and_then(|r| r.check())
+                .map_err(internal("find stored readings"))?;
+            let keys: Vec<ReadingKey> =
+                response.take(0).map_err(internal("find stored readings"))?;
+            keys.into_iter().map(|k| (k.device, k.time)).collect()
+        };
+
+        // New readings per device, oldest first; repeats counted per delivery.
+        let mut written = vec![Written::default(); deliveries.len()];
+        let mut new: BTreeMap<DeviceId, (Option<RecordId>, Vec<&Status>)> = BTreeMap::new();
+        let mut taken: HashSet<(&str, DateTime<Utc>)> = HashSet::new();
+        for (i, d) in deliveries.iter().enumerate() {
+            for r in &d.readings {
+                written[i].accepted += 1;
+                let repeat = stored.contains(&(d.device.as_str().to_string(), r.time))
+                    || !taken.insert((d.device.as_str(), r.time));
+                if repeat {
+                    written[i].duplicates += 1;
+                } else {
+                    new.entry(d.device.clone())
+                        .or_insert_with(|| (d.owner.clone(), Vec::new()))
+                        .1
+                        .push(r);
+                }
+            }
+        }
+        if new.is_empty() {
+            return Ok(written);
+        }
+        let wanted: BTreeMap<DeviceId, Vec<DateTime<Utc>>> = new
+            .iter_mut()
+            .map(|(device, (_, readings))| {
+                readings.sort_by_key(|r| r.time);
+                let tz = self.devices[device].tz;
+                let hours: BTreeSet<_> = readings
+                    .iter()
+                    .flat_map(|r| [r.time - MAX_GAP, r.time, r.time + MAX_GAP])
+                    .map(|t| hour_start(t, &tz))
+                    .collect();
+                (device.clone(), hours.into_iter().collect())
+            })
+            .collect();
+        self.load_buckets(&wanted).await?;
+
+        // Work on copies: memory changes only once the batch is durable.
+        let mut changed: Vec<(DeviceId, DeviceState)> = Vec::with_capacity(new.len());
+        let mut readings = Vec::new();
+        let mut events = Vec::new();
+        let mut keys = Vec::new();
+        for (device, (owner, batch)) in &new {
+            let mut state = self.devices[device].clone();
+            self.apply(device, owner, &mut state, batch, now, &mut events)
+                .await?;
+            for r in batch {
+                readings.push(ReadingRecord::new(device, r));
+                keys.push(store::reading_record(device, r.time));
+            }
+            changed.push((device.clone(), state));
+        }
+        self.batches += 1;
+        let journal = RecordId::new(
+            "ingest_journal",
+            format!(
+                "{}-{}",
+                now.timestamp_nanos_opt().unwrap_or_default(),
+                self.batches
+            ),
+        );
+        self.db
+            .query("BEGIN TRANSACTION")
+            .query("INSERT IGNORE INTO telemetry $readings RETURN NONE")
+            .query("CREATE $journal SET keys = $keys, at = $now RETURN NONE")
+            .query("INSERT INTO event $events RETURN NONE")
+            .query("COMMIT TRANSACTION")
+            .bind(("readings", readings))
+            .bind(("journal", journal.clone()))
+            .bind(("keys", keys))
+            .bind(("now", surrealdb::types::Datetime::from(now)))
+            .bind(("events", events))
+            .await
+            .and_then(|r| r.check())
+            .map_err(internal("commit telemetry batch"))?;
+        self.journal.push(journal);
+        for (device, state) in changed {
+            self.devices.insert(device, state);
+        }
+        Ok(written)
+    }
+
+    /// Folds one device's new readings into (a copy of) its state.
+    async fn apply(
+        &self,
+        device: &DeviceId,
+        owner: &Option<RecordId>,
+        state: &mut DeviceState,
+        batch: &[&Status],
+        now: DateTime<Utc>,
+        events: &mut Vec<EventRecord>,
+    ) -> Result<()> {
+        let tz = state.tz;
+        let latest = state.status.as_ref().map(|s| s.last_seen);
+        let samples: Vec<Sample> = batch.iter().map(|r| Sample::from(*r)).collect();
         let in_order = latest.is_none_or(|l| samples[0].time > l);
-
-        // New contents of every hour bucket the readings touch.
-        let mut changed: BTreeMap<DateTime<Utc>, Rollup> = BTreeMap::new();
-        if in_order {
-            let previous = status.as_ref().map(status_sample);
-            for (start, inc) in rollup::increments(previous.as_ref(), &samples, &w.tz) {
-                let mut bucket = hours
-                    .get(&(key.clone(), start))
-                    .copied()
-                    .unwrap_or_default();
-                bucket.merge(&inc);
-                changed.insert(start, bucket);
-            }
+        let new_hours: BTreeMap<DateTime<Utc>, Rollup> = if in_order {
+            let previous = state.status.as_ref().map(status_sample);
+            rollup::increments(previous.as_ref(), &samples, &tz)
+                .into_iter()
+                .map(|(start, inc)| {
+                    let mut bucket = state.hours.get(&start).copied().unwrap_or_default();
+                    bucket.merge(&inc);
+                    (start, bucket)
+                })
+                .collect()
         } else {
             let wanted: BTreeSet<DateTime<Utc>> = samples
                 .iter()
                 .flat_map(|s| [s.time - MAX_GAP, s.time, s.time + MAX_GAP])
-                .map(|t| hour_start(t, &w.tz))
+                .map(|t| hour_start(t, &tz))
                 .collect();
             let first = *wanted.first().expect("BUG: at least one reading");
             let last = *wanted.last().expect("BUG: at least one reading") + Duration::hours(1);
-            let mut all = store::samples(db, w.device, first - MAX_GAP, last + MAX_GAP).await?;
+            let mut all = store::samples(&self.db, device, first - MAX_GAP, last + MAX_GAP).await?;
             all.extend(samples.iter().copied());
             all.sort_by_key(|s| s.time);
+            all.dedup_by_key(|s| s.time);
             let wanted: Vec<_> = wanted.into_iter().collect();
-            changed = rollup::recompute(&all, &wanted, &w.tz);
-        }
-        for (start, bucket) in changed {
-            let old = hours.insert((key.clone(), start), bucket);
-            let (date, day_start) = local_day(start, &w.tz);
-            let day = days.entry((key.clone(), day_start)).or_default();
-            day.replace_part(old.as_ref(), &bucket);
-            commit.hours.push(RollupRecord::new(
-                hour_record(w.device, start),
-                w.device,
-                start,
-                date,
-                1,
-                &bucket,
-            ));
-            touched_days.insert((key.clone(), day_start), (w.device.clone(), date, w.tz));
+            rollup::recompute(&all, &wanted, &tz)
+        };
+        for (start, bucket) in new_hours {
+            let old = state.hours.insert(start, bucket);
+            let (_, day_start) = local_day(start, &tz);
+            state
+                .days
+                .entry(day_start)
+                .or_default()
+                .replace_part(old.as_ref(), &bucket);
+            state.dirty_hours.insert(start);
+            state.dirty_days.insert(day_start);
         }
 
         // Latest status and the events its change means.
-        let newest = *w.new.last().expect("BUG: at least one reading");
-        let mut events = Vec::new();
+        let newest = *batch.last().expect("BUG: at least one reading");
         let event = |time, kind: &str, severity: &str, message: String| EventRecord {
             time,
-            device: Some(key.clone()),
-            org: w.owner.clone(),
+            device: Some(device.as_str().to_string()),
+            org: owner.clone(),
             kind: kind.into(),
             severity: severity.into(),
             message,
             actor: None,
         };
-        match &status {
+        match &state.status {
             None => events.push(event(
                 now,
                 "online",
@@ -221,14 +397,14 @@ pub async fn write_batch(
                 "online",
                 "info",
                 format!(
-                    "back online; last reading before was at {}",
+                    "back online; the reading before was at {}",
                     s.last_seen.to_rfc3339()
                 ),
             )),
             Some(_) => {}
         }
-        let mut fault = status.as_ref().and_then(|s| s.fault_code);
-        for r in w.new.iter().filter(|r| latest.is_none_or(|l| r.time > l)) {
+        let mut fault = state.status.as_ref().and_then(|s| s.fault_code);
+        for r in batch.iter().filter(|r| latest.is_none_or(|l| r.time > l)) {
             if r.fault_code != fault {
                 if let Some(code) = r.fault_code {
                     events.push(event(
@@ -248,43 +424,229 @@ pub async fn write_batch(
                 fault = r.fault_code;
             }
         }
-        commit.events.extend(events);
         let advanced = latest.is_none_or(|l| newest.time > l);
-        commit.statuses.push(match (status, advanced) {
+        state.status = Some(match (state.status.take(), advanced) {
             (Some(mut s), false) => {
                 s.online = true;
                 s.last_heard = Some(now);
                 s
             }
-            _ => StatusRecord {
-                id: status_record(w.device),
-                last_seen: newest.time,
-                last_heard: Some(now),
-                online: true,
-                fault_code: newest.fault_code,
-                solar_w: newest.solar_w,
-                grid_w: newest.grid_w,
-                load_w: newest.load_w,
-                motor_rpm: newest.motor_rpm,
-                motor_on: newest.motor_on,
-                dc_bus_v: newest.dc_bus_v,
-                temperature_c: newest.temperature_c,
-            },
+            _ => status_of(device, newest, now),
         });
-        commit
-            .readings
-            .extend(w.new.iter().map(|r| ReadingRecord::new(w.device, r)));
+        state.status_dirty = true;
+        Ok(())
     }
-    for ((key, start), (device, date, tz)) in touched_days {
-        let day = days.get(&(key, start)).copied().unwrap_or_default();
-        let id = day_record(&device, start);
-        let hours = day_hours(date, &tz);
-        commit
-            .days
-            .push(RollupRecord::new(id, &device, start, date, hours, &day));
+
+    /// Writes the derived rows that changed since the last flush and drops the journal rows
+    /// they cover, in one transaction; then forgets buckets far from each device's latest.
+    pub async fn flush(&mut self) -> Result<()> {
+        if self.journal.is_empty() && !self.devices.values().any(DeviceState::is_dirty) {
+            return Ok(());
+        }
+        let mut hours = Vec::new();
+        let mut days = Vec::new();
+        let mut statuses = Vec::new();
+        for (device, state) in &self.devices {
+            for start in &state.dirty_hours {
+                let (date, _) = local_day(*start, &state.tz);
+                let bucket = state.hours.get(start).copied().unwrap_or_default();
+                hours.push(RollupRecord::new(
+                    hour_record(device, *start),
+                    device,
+                    *start,
+                    date,
+                    1,
+                    &bucket,
+                ));
+            }
+            for start in &state.dirty_days {
+                let date = state_date(*start, &state.tz);
+                let bucket = state.days.get(start).copied().unwrap_or_default();
+                let n = day_hours(date, &state.tz);
+                days.push(RollupRecord::new(
+                    day_record(device, *start),
+                    device,
+                    *start,
+                    date,
+                    n,
+                    &bucket,
+                ));
+            }
+            if let (true, Some(s)) = (state.status_dirty, &state.status) {
+                statuses.push(s.clone());
+            }
+        }
+        let status_ids: Vec<RecordId> = statuses.iter().map(|s| s.id.clone()).collect();
+        let hour_ids: Vec<RecordId> = hours.iter().map(|r| r.id.clone()).collect();
+        let day_ids: Vec<RecordId> = days.iter().map(|r| r.id.clone()).collect();
+        self.db
+            .query("BEGIN TRANSACTION")
+            .query(
+                "DELETE $hour_ids RETURN NONE;
+                 INSERT INTO rollup_hour $hours RETURN NONE;
+                 DELETE $day_ids RETURN NONE;
+                 INSERT INTO rollup_day $days RETURN NONE;
+                 DELETE $status_ids RETURN NONE;
+                 INSERT INTO device_status $statuses RETURN NONE;
+                 DELETE $journal RETURN NONE;",
+            )
+            .query("COMMIT TRANSACTION")
+            .bind(("hour_ids", hour_ids))
+            .bind(("hours", hours))
+            .bind(("day_ids", day_ids))
+            .bind(("days", days))
+            .bind(("status_ids", status_ids))
+            .bind(("statuses", statuses))
+            .bind(("journal", self.journal.clone()))
+            .await
+            .and_then(|r| r.check())
+            .map_err(internal("flush rollups and statuses"))?;
+        self.journal.clear();
+        for state in self.devices.values_mut() {
+            state.status_dirty = false;
+            state.dirty_hours.clear();
+            state.dirty_days.clear();
+            if let Some(latest) = state.status.as_ref().map(|s| s.last_seen) {
+                state
+                    .hours
+                    .retain(|start, _| *start >= latest - Duration::hours(2));
+                state
+                    .days
+                    .retain(|start, _| *start >= latest - Duration::days(2));
+            }
+        }
+        Ok(())
     }
-    store::commit(db, commit).await?;
-    Ok(written)
+
+    /// Marks silent devices offline (see [`sweep_offline`]), after writing what is pending
+    /// so the sweep sees every device's latest contact.
+    pub async fn sweep(&mut self, now: DateTime<Utc>) -> Result<usize> {
+        self.flush().await?;
+        let silent = sweep_offline(&self.db, now).await?;
+        for id in &silent {
+            if let Some(s) = self.devices.get_mut(id).and_then(|d| d.status.as_mut()) {
+                s.online = false;
+            }
+        }
+        Ok(silent.len())
+    }
+
+    /// Replays journal rows left by a crash: recomputes the rollups and statuses of the
+    /// readings they name from what is stored, then writes them.
+    pub async fn recover(&mut self) -> Result<usize> {
+        let mut response = self
+            .db
+            .query("SELECT VALUE id FROM ingest_journal")
+            .query(
+                "SELECT record::id(id)[0] AS device, record::id(id)[1] AS time
+                 FROM array::flatten((SELECT VALUE keys FROM ingest_journal))",
+            )
+            .await
+            .and_then(|r| r.check())
+            .map_err(internal("read ingest journal"))?;
+        let rows: Vec<RecordId> = response.take(0).map_err(internal("read ingest journal"))?;
+        let keys: Vec<ReadingKey> = response.take(1).map_err(internal("read ingest journal"))?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut by_device: BTreeMap<DeviceId, Vec<DateTime<Utc>>> = BTreeMap::new();
+        for k in &keys {
+            if let Ok(id) = DeviceId::parse(&k.device) {
+                by_device.entry(id).or_default().push(k.time);
+            }
+        }
+        let ids: Vec<DeviceId> = by_device.keys().cloned().collect();
+        let meta: HashMap<String, Tz> = crate::devices::store::device_meta(&self.db, &ids)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m.timezone.parse().unwrap_or(chrono_tz::UTC)))
+            .collect();
+        self.devices.clear();
+        let deliveries: Vec<Delivery> = by_device
+            .keys()
+            .map(|id| Delivery {
+                device: id.clone(),
+                tz: meta.get(id.as_str()).copied().unwrap_or(chrono_tz::UTC),
+                owner: None,
+                readings: Vec::new(),
+            })
+            .collect();
+        self.load_devices(&deliveries).await?;
+        let wanted: BTreeMap<DeviceId, Vec<DateTime<Utc>>> = by_device
+            .iter()
+            .map(|(id, times)| {
+                let tz = self.devices[id].tz;
+                let hours: BTreeSet<_> = times
+                    .iter()
+                    .flat_map(|t| [*t - MAX_GAP, *t, *t + MAX_GAP])
+                    .map(|t| hour_start(t, &tz))
+                    .collect();
+                (id.clone(), hours.into_iter().collect())
+            })
+            .collect();
+        self.load_buckets(&wanted).await?;
+        for (id, hours) in &wanted {
+            let tz = self.devices[id].tz;
+            let first = *hours.first().expect("BUG: keys per device");
+            let last = *hours.last().expect("BUG: keys per device") + Duration::hours(1);
+            let samples = store::samples(&self.db, id, first - MAX_GAP, last + MAX_GAP).await?;
+            let state = self.devices.get_mut(id).expect("BUG: loaded above");
+            for (start, bucket) in rollup::recompute(&samples, hours, &tz) {
+                let old = state.hours.insert(start, bucket);
+                let (_, day) = local_day(start, &tz);
+                state
+                    .days
+                    .entry(day)
+                    .or_default()
+                    .replace_part(old.as_ref(), &bucket);
+                state.dirty_hours.insert(start);
+                state.dirty_days.insert(day);
+            }
+            // The newest replayed reading may be newer than the stored status.
+            let newest = by_device[id].iter().max().copied();
+            let behind = match (&state.status, newest) {
+                (Some(s), Some(t)) => t > s.last_seen,
+                (None, Some(_)) => true,
+                _ => false,
+            };
+            if let (true, Some(t)) = (behind, newest) {
+                if let Some(reading) = store::reading(&self.db, id, t).await? {
+                    let heard = state
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.last_heard)
+                        .unwrap_or(t);
+                    state.status = Some(status_of(id, &reading, heard.max(t)));
+                    state.status_dirty = true;
+                }
+            }
+        }
+        self.journal = rows;
+        let replayed = keys.len();
+        self.flush().await?;
+        Ok(replayed)
+    }
+}
+
+fn state_date(day_start: DateTime<Utc>, tz: &Tz) -> NaiveDate {
+    local_day(day_start, tz).0
+}
+
+fn status_of(device: &DeviceId, r: &Status, heard: DateTime<Utc>) -> StatusRecord {
+    StatusRecord {
+        id: status_record(device),
+        last_seen: r.time,
+        last_heard: Some(heard),
+        online: true,
+        fault_code: r.fault_code,
+        solar_w: r.solar_w,
+        grid_w: r.grid_w,
+        load_w: r.load_w,
+        motor_rpm: r.motor_rpm,
+        motor_on: r.motor_on,
+        dc_bus_v: r.dc_bus_v,
+        temperature_c: r.temperature_c,
+    }
 }
 
 /// The latest reading as a rollup sample (the start of the next energy segment).
@@ -316,8 +678,9 @@ struct Heard {
 }
 
 /// Marks devices offline that have been silent longer than their offline timeout, with an
-/// `offline` event each; returns how many. The next reading brings a device back online.
-pub async fn sweep_offline(db: &Db, now: DateTime<Utc>) -> Result<usize> {
+/// `offline` event each; returns which. The next reading brings a device back online.
+/// Reads statuses from the database: run it through [`Pipeline::sweep`] while ingest runs.
+pub async fn sweep_offline(db: &Db, now: DateTime<Utc>) -> Result<Vec<DeviceId>> {
     // No timeout is shorter than a minute; the per-device check follows.
     let mut response = db
         .query(
@@ -330,12 +693,10 @@ pub async fn sweep_offline(db: &Db, now: DateTime<Utc>) -> Result<usize> {
         ))
         .await
         .and_then(|r| r.check())
-        .map_err(crate::db::internal("find silent devices"))?;
-    let candidates: Vec<Heard> = response
-        .take(0)
-        .map_err(crate::db::internal("find silent devices"))?;
+        .map_err(internal("find silent devices"))?;
+    let candidates: Vec<Heard> = response.take(0).map_err(internal("find silent devices"))?;
     if candidates.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let ids: Vec<DeviceId> = candidates
         .iter()
@@ -374,19 +735,19 @@ pub async fn sweep_offline(db: &Db, now: DateTime<Utc>) -> Result<usize> {
             ),
             actor: None,
         });
-        silent.push(status_record(&id));
+        silent.push(id);
     }
-    let n = silent.len();
-    if n > 0 {
+    if !silent.is_empty() {
+        let ids: Vec<RecordId> = silent.iter().map(status_record).collect();
         db.query("BEGIN TRANSACTION")
             .query("UPDATE $ids SET online = false RETURN NONE")
             .query("INSERT INTO event $events RETURN NONE")
             .query("COMMIT TRANSACTION")
-            .bind(("ids", silent))
+            .bind(("ids", ids))
             .bind(("events", events))
             .await
             .and_then(|r| r.check())
-            .map_err(crate::db::internal("mark devices offline"))?;
+            .map_err(internal("mark devices offline"))?;
     }
-    Ok(n)
+    Ok(silent)
 }

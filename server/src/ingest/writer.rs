@@ -6,8 +6,11 @@
 //! cannot get its permits at once answers 503 with `Retry-After` rather than wait or grow
 //! memory without bound.
 //!
-//! The same task runs the offline sweep between batches, so a device's status is never
-//! written by two hands at once.
+//! The task owns the [`Pipeline`], which keeps rollups and latest statuses in memory and
+//! writes them behind (see `sunfleet_app::telemetry::write`): at most every
+//! [`FLUSH_EVERY`] under load, and at once whenever the queue runs empty, so a lone
+//! reading's status is written before it is acknowledged. The same task runs the offline
+//! sweep, so a device's status is never written by two hands at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +20,7 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use sunfleet_app::db::Db;
 use sunfleet_app::error::{AppError, Result};
-use sunfleet_app::telemetry::write::{self, Delivery, Written};
+use sunfleet_app::telemetry::write::{Delivery, Pipeline, Written};
 
 /// Readings that may wait for the writer (about 2 s of work at full speed).
 pub const QUEUE_READINGS: usize = 20_000;
@@ -27,6 +30,8 @@ pub const MAX_BATCH: usize = 4_000;
 pub const LINGER: Duration = Duration::from_millis(2);
 /// How often silent devices are looked for.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(15);
+/// Longest time rollups and statuses wait in memory under load.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 struct Job {
     delivery: Delivery,
@@ -78,16 +83,35 @@ impl Writer {
 }
 
 async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut pipeline = Pipeline::new(db);
+    match pipeline.recover().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(readings = n, "replayed the ingest journal left by a crash"),
+        Err(e) => {
+            tracing::error!(error = %e, "replaying the ingest journal failed; it stays for the next start")
+        }
+    }
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut flush = tokio::time::interval(FLUSH_EVERY);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_flush = tokio::time::Instant::now();
     loop {
         let first = tokio::select! {
             job = rx.recv() => match job {
                 Some(job) => job,
-                None => return,
+                None => {
+                    flush_logged(&mut pipeline).await;
+                    return;
+                }
             },
+            _ = flush.tick() => {
+                flush_logged(&mut pipeline).await;
+                last_flush = tokio::time::Instant::now();
+                continue;
+            }
             _ = sweep.tick() => {
-                match write::sweep_offline(&db, Utc::now()).await {
+                match pipeline.sweep(Utc::now()).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(devices = n, "marked silent devices offline"),
                     Err(e) => tracing::warn!(error = %e, "offline sweep failed"),
@@ -113,34 +137,44 @@ async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Job>) {
             readings += job.delivery.readings.len();
             batch.push(job);
         }
-        commit(&db, batch).await;
+        let answers = commit(&mut pipeline, &batch).await;
+        // Idle, or written behind for long enough: write the derived rows now, before
+        // answering, so a caller that is not racing others reads its own writes.
+        if rx.is_empty() || last_flush.elapsed() >= FLUSH_EVERY {
+            flush_logged(&mut pipeline).await;
+            last_flush = tokio::time::Instant::now();
+        }
+        for (job, answer) in batch.into_iter().zip(answers) {
+            let _ = job.done.send(answer);
+        }
+    }
+}
+
+async fn flush_logged(pipeline: &mut Pipeline) {
+    if let Err(e) = pipeline.flush().await {
+        tracing::warn!(error = %e, "writing rollups and statuses failed; retrying");
     }
 }
 
 /// Writes a batch; if the batch as a whole fails, each delivery is tried alone so that one
 /// bad delivery cannot fail the others.
-async fn commit(db: &Db, batch: Vec<Job>) {
+async fn commit(pipeline: &mut Pipeline, batch: &[Job]) -> Vec<Result<Written>> {
     let deliveries: Vec<Delivery> = batch.iter().map(|j| j.delivery.clone()).collect();
-    match write::write_batch(db, &deliveries, Utc::now()).await {
-        Ok(written) => {
-            for (job, w) in batch.into_iter().zip(written) {
-                let _ = job.done.send(Ok(w));
-            }
-        }
-        Err(e) if batch.len() > 1 => {
-            tracing::warn!(error = %e, size = batch.len(), "batch failed; writing its deliveries one by one");
-            for job in batch {
-                let result =
-                    write::write_batch(db, std::slice::from_ref(&job.delivery), Utc::now())
+    match pipeline.write(&deliveries, Utc::now()).await {
+        Ok(written) => written.into_iter().map(Ok).collect(),
+        Err(e) if deliveries.len() > 1 => {
+            tracing::warn!(error = %e, size = deliveries.len(), "batch failed; writing its deliveries one by one");
+            let mut answers = Vec::with_capacity(deliveries.len());
+            for d in deliveries {
+                answers.push(
+                    pipeline
+                        .write(std::slice::from_ref(&d), Utc::now())
                         .await
-                        .map(|w| w[0]);
-                let _ = job.done.send(result);
+                        .map(|w| w[0]),
+                );
             }
+            answers
         }
-        Err(e) => {
-            for job in batch {
-                let _ = job.done.send(Err(e.clone()));
-            }
-        }
+        Err(e) => vec![Err(e)],
     }
 }

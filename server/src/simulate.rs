@@ -1,0 +1,413 @@
+//! `sunfleet simulate`: a fleet of devices posting to a running sunfleet over real HTTP,
+//! through the Particle webhook or the direct device path.
+//!
+//! The devices are the demo fleet's (the first 240) and more made the same way, so the
+//! physics is the demo's: a solar curve by latitude and time of day with clouds, scheduled
+//! motor runs in local time, grid draw at night, faults. Like Particle, it sometimes
+//! delivers a reading twice and sometimes out of order.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant};
+
+use anyhow::Context as _;
+use chrono::{Duration, DurationRound, Utc};
+use clap::{Args, ValueEnum};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::{mpsc, Mutex};
+
+use sunfleet_app::telemetry::model::Status;
+
+use crate::demo::{demo_token, DemoDevice, Fleet, DEMO_INTEGRATION_SECRET};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Via {
+    Particle,
+    Direct,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// The sunfleet to post to.
+    #[arg(long, env = "SUNFLEET_URL", default_value = "http://127.0.0.1:3000")]
+    pub url: String,
+    /// How many devices (the first 240 are the demo fleet's; `sunfleet seed --devices N`
+    /// registers more).
+    #[arg(long, default_value_t = 240)]
+    pub devices: usize,
+    /// `1/min`: each device posts its current reading once a minute (real time);
+    /// `max`: as fast as the server answers, each device stepping its clock a minute per
+    /// reading (starting a week back).
+    #[arg(long, default_value = "1/min")]
+    pub rate: Rate,
+    /// Particle webhook (integration secret) or direct device path (device tokens).
+    #[arg(long, value_enum, default_value_t = Via::Particle)]
+    pub via: Via,
+    /// How long to run, e.g. 30s, 10m, 1h.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub duration: StdDuration,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// The Particle integration secret (the demo's by default).
+    #[arg(long, env = "SUNFLEET_INGEST_SECRET", hide_env_values = true, default_value = DEMO_INTEGRATION_SECRET)]
+    pub secret: String,
+    /// Share of readings delivered twice, like Particle's retries.
+    #[arg(long, default_value_t = 0.01)]
+    pub duplicates: f64,
+    /// Share of readings held back and delivered after the next one.
+    #[arg(long, default_value_t = 0.01)]
+    pub reorder: f64,
+    /// No progress line (for scripts).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    PerMinute,
+    Max,
+}
+
+impl std::str::FromStr for Rate {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "1/min" => Ok(Rate::PerMinute),
+            "max" => Ok(Rate::Max),
+            other => Err(format!("unknown rate {other:?}: use 1/min or max")),
+        }
+    }
+}
+
+pub fn parse_duration(s: &str) -> Result<StdDuration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 30s, 10m or 1h"))?;
+    let secs = match unit {
+        "s" | "" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("{s:?} is not a duration like 30s, 10m or 1h")),
+    };
+    Ok(StdDuration::from_secs(secs))
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub sent: u64,
+    pub acked: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub busy: u64,
+    pub failed: u64,
+    pub elapsed: StdDuration,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        write!(
+            f,
+            "sent {} in {:.1} s ({:.0}/s): acked {} (of which repeats {}), rejected {}, \
+             busy (503) {}, failed {}; ack latency p50 {:.1} ms, p99 {:.1} ms",
+            self.sent,
+            secs,
+            self.sent as f64 / secs,
+            self.acked,
+            self.duplicates,
+            self.rejected,
+            self.busy,
+            self.failed,
+            self.p50_ms,
+            self.p99_ms
+        )
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    sent: AtomicU64,
+    acked: AtomicU64,
+    duplicates: AtomicU64,
+    rejected: AtomicU64,
+    busy: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// One request to make.
+struct Post {
+    device: usize,
+    reading: Status,
+}
+
+pub async fn run(args: SimulateArgs) -> anyhow::Result<Summary> {
+    if args.devices == 0 || args.connections == 0 {
+        anyhow::bail!("--devices and --connections must be at least 1");
+    }
+    let url = args.url.trim_end_matches('/').to_string();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.connections)
+        .timeout(StdDuration::from_secs(30))
+        .build()
+        .context("building the HTTP client")?;
+    client
+        .get(format!("{url}/healthz"))
+        .send()
+        .await
+        .with_context(|| format!("--url: cannot reach sunfleet at {url}"))?;
+
+    let fleet = Arc::new(Fleet::generate_n(
+        Utc::now(),
+        crate::demo::SEED,
+        args.devices,
+    ));
+    let counters = Arc::new(Counters::default());
+    let (tx, rx) = mpsc::channel::<Post>(args.connections * 4);
+    let rx = Arc::new(Mutex::new(rx));
+    let started = Instant::now();
+    let deadline = started + args.duration;
+
+    let mut workers = Vec::new();
+    for _ in 0..args.connections {
+        let (rx, client, fleet, counters) =
+            (rx.clone(), client.clone(), fleet.clone(), counters.clone());
+        let (url, secret, via) = (url.clone(), args.secret.clone(), args.via);
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let Some(post) = rx.lock().await.recv().await else {
+                    break;
+                };
+                let device = &fleet.devices[post.device];
+                let sent = Instant::now();
+                let outcome = send(&client, &url, via, &secret, device, &post.reading).await;
+                latencies.push(sent.elapsed().as_micros() as u32);
+                counters.sent.fetch_add(1, Ordering::Relaxed);
+                let counter = match outcome {
+                    Outcome::Acked { repeat } => {
+                        if repeat {
+                            counters.duplicates.fetch_add(1, Ordering::Relaxed);
+                        }
+                        &counters.acked
+                    }
+                    Outcome::Rejected => &counters.rejected,
+                    Outcome::Busy => &counters.busy,
+                    Outcome::Failed => &counters.failed,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            latencies
+        }));
+    }
+
+    let progress = (!args.quiet).then(|| {
+        let counters = counters.clone();
+        tokio::spawn(async move {
+            let mut last = 0;
+            loop {
+                tokio::time::sleep(StdDuration::from_secs(1)).await;
+                let sent = counters.sent.load(Ordering::Relaxed);
+                eprint!(
+                    "\rsimulate: {:>5.0} s  sent {sent}  acked {}  rejected {}  busy {}  failed {}  {}/s   ",
+                    started.elapsed().as_secs_f64(),
+                    counters.acked.load(Ordering::Relaxed),
+                    counters.rejected.load(Ordering::Relaxed),
+                    counters.busy.load(Ordering::Relaxed),
+                    counters.failed.load(Ordering::Relaxed),
+                    sent - last
+                );
+                last = sent;
+            }
+        })
+    });
+
+    produce(&fleet, &args, tx, deadline).await;
+    let mut latencies = Vec::new();
+    for w in workers {
+        latencies.extend(w.await.unwrap_or_default());
+    }
+    if let Some(p) = progress {
+        p.abort();
+        eprintln!();
+    }
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .map_or(0.0, |us| *us as f64 / 1000.0)
+    };
+    Ok(Summary {
+        sent: counters.sent.load(Ordering::Relaxed),
+        acked: counters.acked.load(Ordering::Relaxed),
+        duplicates: counters.duplicates.load(Ordering::Relaxed),
+        rejected: counters.rejected.load(Ordering::Relaxed),
+        busy: counters.busy.load(Ordering::Relaxed),
+        failed: counters.failed.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    })
+}
+
+/// Feeds readings to the workers until the deadline, at the chosen rate, with Particle's
+/// habits: now and then a repeat, now and then one held back until after the next.
+async fn produce(fleet: &Fleet, args: &SimulateArgs, tx: mpsc::Sender<Post>, deadline: Instant) {
+    let mut rng = SmallRng::seed_from_u64(0x51u64 ^ Utc::now().timestamp() as u64);
+    let mut held: Vec<Option<Status>> = vec![None; fleet.devices.len()];
+    let live: Vec<usize> = (0..fleet.devices.len())
+        .filter(|&i| fleet.devices[i].reports_live())
+        .collect();
+    let mut emit = |rng: &mut SmallRng, i: usize, reading: Status| -> Vec<Post> {
+        let mut out = Vec::with_capacity(3);
+        if rng.random_bool(args.reorder.clamp(0.0, 1.0)) && held[i].is_none() {
+            held[i] = Some(reading);
+            return out;
+        }
+        let repeat = rng.random_bool(args.duplicates.clamp(0.0, 1.0));
+        out.push(Post {
+            device: i,
+            reading: reading.clone(),
+        });
+        if let Some(late) = held[i].take() {
+            out.push(Post {
+                device: i,
+                reading: late,
+            });
+        }
+        if repeat {
+            out.push(Post { device: i, reading });
+        }
+        out
+    };
+    match args.rate {
+        Rate::Max => {
+            // Each device's own clock: a week back, a minute further per reading.
+            let start = Utc::now()
+                .duration_trunc(Duration::minutes(1))
+                .expect("BUG: minute")
+                - Duration::days(7);
+            let mut step = 0i64;
+            'outer: loop {
+                let at = start + Duration::minutes(step);
+                if at > Utc::now() {
+                    step = 0;
+                    continue;
+                }
+                for &i in &live {
+                    if Instant::now() >= deadline {
+                        break 'outer;
+                    }
+                    let reading = fleet.devices[i].reading_at(at, 0);
+                    for post in emit(&mut rng, i, reading) {
+                        if tx.send(post).await.is_err() {
+                            break 'outer;
+                        }
+                    }
+                }
+                step += 1;
+            }
+        }
+        Rate::PerMinute => {
+            // Each device posts at its own second within the minute, like a real fleet.
+            'minutes: while Instant::now() < deadline {
+                let minute = Utc::now()
+                    .duration_trunc(Duration::minutes(1))
+                    .expect("BUG: minute");
+                for (k, &i) in live.iter().enumerate() {
+                    let due =
+                        minute + Duration::milliseconds((k as i64 * 60_000) / live.len() as i64);
+                    if let Ok(wait) = (due - Utc::now()).to_std() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    if Instant::now() >= deadline {
+                        break 'minutes;
+                    }
+                    let reading = fleet.devices[i].reading_at(minute, 0);
+                    for post in emit(&mut rng, i, reading) {
+                        if tx.send(post).await.is_err() {
+                            break 'minutes;
+                        }
+                    }
+                }
+                let next = minute + Duration::minutes(1);
+                if let Ok(wait) = (next - Utc::now()).to_std() {
+                    tokio::time::sleep(
+                        wait.min(deadline.saturating_duration_since(Instant::now())),
+                    )
+                    .await;
+                }
+            }
+        }
+    }
+}
+
+enum Outcome {
+    Acked { repeat: bool },
+    Rejected,
+    Busy,
+    Failed,
+}
+
+async fn send(
+    client: &reqwest::Client,
+    url: &str,
+    via: Via,
+    secret: &str,
+    device: &DemoDevice,
+    reading: &Status,
+) -> Outcome {
+    let request = match via {
+        Via::Particle => {
+            let body = particle_event(device, reading);
+            client
+                .post(format!("{url}/ingest/particle"))
+                .header("content-type", "application/json")
+                .header("authorization", format!("Bearer {secret}"))
+                .body(body)
+        }
+        Via::Direct => client
+            .post(format!("{url}/ingest/v1/devices/{}/status", device.id))
+            .header("content-type", "application/json")
+            .header(
+                "authorization",
+                format!("Bearer {}", demo_token(&device.id)),
+            )
+            .body(reading.to_json().to_string()),
+    };
+    let Ok(response) = request.send().await else {
+        return Outcome::Failed;
+    };
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap_or_default();
+    match status {
+        200 => Outcome::Acked {
+            repeat: body.contains("\"duplicates\":1"),
+        },
+        503 | 429 => Outcome::Busy,
+        400..=499 => Outcome::Rejected,
+        _ => Outcome::Failed,
+    }
+}
+
+/// The webhook body Particle sends with its default template: `data` is a string.
+pub fn particle_event(device: &DemoDevice, reading: &Status) -> String {
+    serde_json::json!({
+        "event": "status",
+        "data": reading.to_json().to_string(),
+        "coreid": device.id.as_str(),
+        "published_at": reading.time.to_rfc3339(),
+        "ttl": 60,
+        "public": false,
+        "userid": "5f0c0ffee0c0ffee0c0ffee0",
+        "fw_version": 17,
+    })
+    .to_string()
+}
