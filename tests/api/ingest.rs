@@ -450,7 +450,7 @@ async fn a_silent_device_goes_offline_and_comes_back_with_events() {
         "5 minutes of silence is not offline yet"
     );
     let later = now + Duration::minutes(20);
-    assert_eq!(sweep(later).await.unwrap(), [id.clone()]);
+    assert_eq!(sweep(later).await.unwrap(), std::slice::from_ref(&id));
     assert!(sweep(later).await.unwrap().is_empty(), "once");
     let (_, fleet) = app.fleet("").await;
     assert_eq!(fleet["rows"][0]["connectivity"], "offline");
