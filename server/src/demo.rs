@@ -188,6 +188,8 @@ impl LiveDemo {
             }
             start += span;
         }
+        // The next catch-up starts from the stored statuses.
+        writer.flush().await?;
         Ok(minutes)
     }
 }

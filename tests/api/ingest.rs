@@ -363,8 +363,8 @@ async fn late_readings_land_in_order_and_rollups_match_an_in_order_delivery() {
         for (g, w) in got.iter().zip(&want) {
             assert_eq!(g.start, w.start);
             assert_eq!(g.count, w.count, "{table:?} {}", g.start);
-            assert_eq!(g.solar_w_max, w.solar_w_max);
-            assert!((g.solar_w_sum - w.solar_w_sum).abs() < 1e-6);
+            assert_eq!(g.rollup().stats[0].max, w.rollup().stats[0].max);
+            assert!((g.rollup().stats[0].sum - w.rollup().stats[0].sum).abs() < 1e-6);
             assert!(
                 (g.solar_wh - w.solar_wh).abs() < 1e-6,
                 "{table:?} {} {} {}",

@@ -1,7 +1,7 @@
 //! SurrealQL for raw telemetry, rollups and events. Server-only.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use surrealdb::types::{Array, Datetime, RecordId, SurrealValue, Value};
+use surrealdb::types::{Array, Bytes, Datetime, RecordId, SurrealValue, Value};
 
 use super::model::Status;
 use super::rollup::{date_label, Rollup, Sample, Stat};
@@ -74,27 +74,11 @@ pub struct RollupRecord {
     pub date: String,
     pub hours: i64,
     pub count: i64,
-    pub solar_w_min: f64,
-    pub solar_w_max: f64,
-    pub solar_w_sum: f64,
-    pub grid_w_min: f64,
-    pub grid_w_max: f64,
-    pub grid_w_sum: f64,
-    pub load_w_min: f64,
-    pub load_w_max: f64,
-    pub load_w_sum: f64,
-    pub motor_rpm_min: f64,
-    pub motor_rpm_max: f64,
-    pub motor_rpm_sum: f64,
-    pub dc_bus_v_min: f64,
-    pub dc_bus_v_max: f64,
-    pub dc_bus_v_sum: f64,
-    pub temperature_c_min: f64,
-    pub temperature_c_max: f64,
-    pub temperature_c_sum: f64,
     pub solar_wh: f64,
     pub grid_wh: f64,
     pub load_wh: f64,
+    /// min, max, sum of each metric in `rollup::METRICS` order, as little-endian f64.
+    pub stats: Bytes,
 }
 
 impl RollupRecord {
@@ -106,18 +90,18 @@ impl RollupRecord {
         hours: i64,
         r: &Rollup,
     ) -> Self {
-        // An empty bucket has no min or max; store 0 rather than infinities.
-        let [solar, grid, load, rpm, bus, temp] = r.stats.map(|s| {
-            if s.min.is_finite() {
-                s
+        let mut stats = Vec::with_capacity(18 * 8);
+        for s in r.stats {
+            // An empty bucket has no min or max; store 0 rather than infinities.
+            let (min, max) = if s.min.is_finite() {
+                (s.min, s.max)
             } else {
-                Stat {
-                    min: 0.0,
-                    max: 0.0,
-                    sum: s.sum,
-                }
+                (0.0, 0.0)
+            };
+            for x in [min, max, s.sum] {
+                stats.extend_from_slice(&x.to_le_bytes());
             }
-        });
+        }
         RollupRecord {
             id,
             device: device.as_str().to_string(),
@@ -125,46 +109,31 @@ impl RollupRecord {
             date: date_label(date),
             hours,
             count: r.count,
-            solar_w_min: solar.min,
-            solar_w_max: solar.max,
-            solar_w_sum: solar.sum,
-            grid_w_min: grid.min,
-            grid_w_max: grid.max,
-            grid_w_sum: grid.sum,
-            load_w_min: load.min,
-            load_w_max: load.max,
-            load_w_sum: load.sum,
-            motor_rpm_min: rpm.min,
-            motor_rpm_max: rpm.max,
-            motor_rpm_sum: rpm.sum,
-            dc_bus_v_min: bus.min,
-            dc_bus_v_max: bus.max,
-            dc_bus_v_sum: bus.sum,
-            temperature_c_min: temp.min,
-            temperature_c_max: temp.max,
-            temperature_c_sum: temp.sum,
             solar_wh: r.energy_wh[0],
             grid_wh: r.energy_wh[1],
             load_wh: r.energy_wh[2],
+            stats: Bytes::from(stats),
         }
     }
 
     pub fn rollup(&self) -> Rollup {
-        let stat = |min, max, sum| Stat { min, max, sum };
+        let mut values = self
+            .stats
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes(b.try_into().expect("BUG: chunks of 8")));
+        let mut stats = [Stat {
+            min: 0.0,
+            max: 0.0,
+            sum: 0.0,
+        }; 6];
+        for s in &mut stats {
+            s.min = values.next().unwrap_or(0.0);
+            s.max = values.next().unwrap_or(0.0);
+            s.sum = values.next().unwrap_or(0.0);
+        }
         Rollup {
             count: self.count,
-            stats: [
-                stat(self.solar_w_min, self.solar_w_max, self.solar_w_sum),
-                stat(self.grid_w_min, self.grid_w_max, self.grid_w_sum),
-                stat(self.load_w_min, self.load_w_max, self.load_w_sum),
-                stat(self.motor_rpm_min, self.motor_rpm_max, self.motor_rpm_sum),
-                stat(self.dc_bus_v_min, self.dc_bus_v_max, self.dc_bus_v_sum),
-                stat(
-                    self.temperature_c_min,
-                    self.temperature_c_max,
-                    self.temperature_c_sum,
-                ),
-            ],
+            stats,
             energy_wh: [self.solar_wh, self.grid_wh, self.load_wh],
         }
     }

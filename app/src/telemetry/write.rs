@@ -64,6 +64,11 @@ struct DeviceState {
     days: BTreeMap<DateTime<Utc>, Rollup>,
     dirty_hours: BTreeSet<DateTime<Utc>>,
     dirty_days: BTreeSet<DateTime<Utc>>,
+    /// Rows that exist in the database (a flush replaces those, and only inserts others:
+    /// a delete costs as much as an insert).
+    stored_hours: BTreeSet<DateTime<Utc>>,
+    stored_days: BTreeSet<DateTime<Utc>>,
+    status_stored: bool,
     tz: Tz,
 }
 
@@ -134,15 +139,19 @@ impl Pipeline {
             .filter_map(|s| key_string(&s.id).map(|k| (k, s)))
             .collect();
         for d in missing {
+            let status = statuses.remove(d.device.as_str());
             self.devices.insert(
                 d.device.clone(),
                 DeviceState {
-                    status: statuses.remove(d.device.as_str()),
+                    status_stored: status.is_some(),
+                    status,
                     status_dirty: false,
                     hours: BTreeMap::new(),
                     days: BTreeMap::new(),
                     dirty_hours: BTreeSet::new(),
                     dirty_days: BTreeSet::new(),
+                    stored_hours: BTreeSet::new(),
+                    stored_days: BTreeSet::new(),
                     tz: d.tz,
                 },
             );
@@ -194,12 +203,13 @@ impl Pipeline {
                     continue;
                 };
                 if let Some(state) = self.devices.get_mut(&device) {
-                    let buckets = if is_hour {
-                        &mut state.hours
+                    let (buckets, stored) = if is_hour {
+                        (&mut state.hours, &mut state.stored_hours)
                     } else {
-                        &mut state.days
+                        (&mut state.days, &mut state.stored_days)
                     };
                     buckets.insert(row.start, row.rollup());
+                    stored.insert(row.start);
                 }
             }
         }
@@ -213,6 +223,7 @@ impl Pipeline {
         deliveries: &[Delivery],
         now: DateTime<Utc>,
     ) -> Result<Vec<Written>> {
+        let started = std::time::Instant::now();
         self.load_devices(deliveries).await?;
 
         // Readings not newer than the device's latest may be repeats: look them up.
@@ -294,6 +305,7 @@ impl Pipeline {
             changed.push((device.clone(), state));
         }
         self.batches += 1;
+        let keys_len = keys.len();
         let journal = RecordId::new(
             "ingest_journal",
             format!(
@@ -316,6 +328,12 @@ impl Pipeline {
             .await
             .and_then(|r| r.check())
             .map_err(internal("commit telemetry batch"))?;
+        tracing::debug!(
+            deliveries = deliveries.len(),
+            readings = keys_len,
+            ms = started.elapsed().as_millis() as u64,
+            "committed telemetry batch"
+        );
         self.journal.push(journal);
         for (device, state) in changed {
             self.devices.insert(device, state);
@@ -443,10 +461,27 @@ impl Pipeline {
         if self.journal.is_empty() && !self.devices.values().any(DeviceState::is_dirty) {
             return Ok(());
         }
+        let started = std::time::Instant::now();
         let mut hours = Vec::new();
         let mut days = Vec::new();
         let mut statuses = Vec::new();
+        let mut replaced = Vec::new();
         for (device, state) in &self.devices {
+            replaced.extend(
+                state
+                    .dirty_hours
+                    .intersection(&state.stored_hours)
+                    .map(|start| hour_record(device, *start)),
+            );
+            replaced.extend(
+                state
+                    .dirty_days
+                    .intersection(&state.stored_days)
+                    .map(|start| day_record(device, *start)),
+            );
+            if state.status_dirty && state.status_stored {
+                replaced.push(status_record(device));
+            }
             for start in &state.dirty_hours {
                 let (date, _) = local_day(*start, &state.tz);
                 let bucket = state.hours.get(start).copied().unwrap_or_default();
@@ -476,43 +511,48 @@ impl Pipeline {
                 statuses.push(s.clone());
             }
         }
-        let status_ids: Vec<RecordId> = statuses.iter().map(|s| s.id.clone()).collect();
-        let hour_ids: Vec<RecordId> = hours.iter().map(|r| r.id.clone()).collect();
-        let day_ids: Vec<RecordId> = days.iter().map(|r| r.id.clone()).collect();
         self.db
             .query("BEGIN TRANSACTION")
             .query(
-                "DELETE $hour_ids RETURN NONE;
+                "DELETE $replaced RETURN NONE;
                  INSERT INTO rollup_hour $hours RETURN NONE;
-                 DELETE $day_ids RETURN NONE;
                  INSERT INTO rollup_day $days RETURN NONE;
-                 DELETE $status_ids RETURN NONE;
                  INSERT INTO device_status $statuses RETURN NONE;
                  DELETE $journal RETURN NONE;",
             )
             .query("COMMIT TRANSACTION")
-            .bind(("hour_ids", hour_ids))
+            .bind(("replaced", replaced))
             .bind(("hours", hours))
-            .bind(("day_ids", day_ids))
             .bind(("days", days))
-            .bind(("status_ids", status_ids))
             .bind(("statuses", statuses))
             .bind(("journal", self.journal.clone()))
             .await
             .and_then(|r| r.check())
             .map_err(internal("flush rollups and statuses"))?;
+        tracing::debug!(
+            journal = self.journal.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "flushed rollups and statuses"
+        );
         self.journal.clear();
         for state in self.devices.values_mut() {
+            if state.status_dirty {
+                state.status_stored = true;
+            }
             state.status_dirty = false;
-            state.dirty_hours.clear();
-            state.dirty_days.clear();
+            let (hours, days) = (
+                std::mem::take(&mut state.dirty_hours),
+                std::mem::take(&mut state.dirty_days),
+            );
+            state.stored_hours.extend(hours);
+            state.stored_days.extend(days);
             if let Some(latest) = state.status.as_ref().map(|s| s.last_seen) {
-                state
-                    .hours
-                    .retain(|start, _| *start >= latest - Duration::hours(2));
-                state
-                    .days
-                    .retain(|start, _| *start >= latest - Duration::days(2));
+                let (hour_horizon, day_horizon) =
+                    (latest - Duration::hours(2), latest - Duration::days(2));
+                state.hours.retain(|start, _| *start >= hour_horizon);
+                state.stored_hours.retain(|start| *start >= hour_horizon);
+                state.days.retain(|start, _| *start >= day_horizon);
+                state.stored_days.retain(|start| *start >= day_horizon);
             }
         }
         Ok(())
