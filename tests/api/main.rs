@@ -5,3 +5,4 @@ mod device;
 mod fleet;
 mod ingest;
 mod ops;
+mod series;

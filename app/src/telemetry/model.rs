@@ -350,3 +350,89 @@ mod tests {
         }
     }
 }
+
+/// How finely a series is resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// One point per stored reading (about one a minute).
+    Raw,
+    /// One point per local hour of the device.
+    Hour,
+    /// One point per local day of the device.
+    Day,
+}
+
+/// Most points one series answer carries.
+pub const MAX_POINTS: i64 = 2_000;
+
+impl Resolution {
+    /// The finest resolution that keeps `[from, to)` within [`MAX_POINTS`]; `None` if even
+    /// days are too many. Fleet series have no raw resolution.
+    pub fn auto(from: DateTime<Utc>, to: DateTime<Utc>, fleet: bool) -> Option<Resolution> {
+        let span = to - from;
+        if !fleet && span.num_minutes() <= MAX_POINTS {
+            Some(Resolution::Raw)
+        } else if span.num_hours() <= MAX_POINTS {
+            Some(Resolution::Hour)
+        } else if span.num_days() <= MAX_POINTS {
+            Some(Resolution::Day)
+        } else {
+            None
+        }
+    }
+
+    /// Whether `[from, to)` at this resolution stays within [`MAX_POINTS`].
+    pub fn fits(self, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
+        let span = to - from;
+        match self {
+            Resolution::Raw => span.num_minutes() <= MAX_POINTS,
+            Resolution::Hour => span.num_hours() <= MAX_POINTS,
+            Resolution::Day => span.num_days() <= MAX_POINTS,
+        }
+    }
+}
+
+/// Min, average and max of one metric over a point's bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MetricStat {
+    pub min: f64,
+    pub avg: f64,
+    pub max: f64,
+}
+
+/// One point of a series: the bucket starting at `t` (UTC).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub t: DateTime<Utc>,
+    /// Readings in the bucket (1 for raw points; summed over devices for the fleet).
+    pub count: i64,
+    /// Per metric in [`METRIC_NAMES`] order; empty for fleet series (they sum energy).
+    pub metrics: Vec<MetricStat>,
+    /// Energy in the bucket (Wh) from solar, from the grid, and used by the load; `None`
+    /// for raw points.
+    pub energy_wh: Option<[f64; 3]>,
+}
+
+/// The metrics of [`Point::metrics`], in order, with their units.
+pub const METRIC_NAMES: [(&str, &str); 6] = [
+    ("solar_w", "W"),
+    ("grid_w", "W"),
+    ("load_w", "W"),
+    ("motor_rpm", "rpm"),
+    ("dc_bus_v", "V"),
+    ("temperature_c", "°C"),
+];
+
+/// A time series for one device or for the whole fleet in scope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    /// The device, or `None` for the fleet.
+    pub device: Option<String>,
+    pub resolution: Resolution,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// The device's IANA timezone (its hour and day buckets are local); `None` for fleets.
+    pub timezone: Option<String>,
+    pub points: Vec<Point>,
+}

@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use surrealdb::types::{Array, Bytes, Datetime, RecordId, SurrealValue, Value};
 
-use super::model::Status;
+use super::model::{MetricStat, Point, Resolution, Series, Status};
 use super::rollup::{date_label, Rollup, Sample, Stat};
 use crate::db::{internal, Db};
 use crate::devices::model::DeviceId;
@@ -407,4 +407,145 @@ pub async fn dead_letters(db: &Db, limit: i64) -> Result<Vec<DeadLetter>> {
         .and_then(|r| r.check())
         .map_err(internal("read dead letters"))?;
     response.take(0).map_err(internal("read dead letters"))
+}
+
+fn point_of(t: DateTime<Utc>, r: &Rollup) -> Point {
+    let n = r.count.max(1) as f64;
+    Point {
+        t,
+        count: r.count,
+        metrics: r
+            .stats
+            .iter()
+            .map(|s| MetricStat {
+                min: s.min,
+                avg: s.sum / n,
+                max: s.max,
+            })
+            .collect(),
+        energy_wh: Some(r.energy_wh),
+    }
+}
+
+/// One device's series, or `None` if there is no such device.
+pub async fn device_series(
+    db: &Db,
+    device: &DeviceId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    resolution: Resolution,
+) -> Result<Option<Series>> {
+    let mut response = db
+        .query("SELECT VALUE timezone FROM ONLY $device")
+        .bind(("device", crate::devices::store::device_record(device)))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("series device"))?;
+    let Some(timezone): Option<String> = response.take(0).map_err(internal("series device"))?
+    else {
+        return Ok(None);
+    };
+    let points = match resolution {
+        Resolution::Raw => samples(db, device, from, to)
+            .await?
+            .into_iter()
+            .filter(|s| s.time < to)
+            .map(|s| Point {
+                t: s.time,
+                count: 1,
+                metrics: s
+                    .values
+                    .iter()
+                    .map(|&v| MetricStat {
+                        min: v,
+                        avg: v,
+                        max: v,
+                    })
+                    .collect(),
+                energy_wh: None,
+            })
+            .collect(),
+        Resolution::Hour | Resolution::Day => {
+            let table = if resolution == Resolution::Hour {
+                RollupTable::Hour
+            } else {
+                RollupTable::Day
+            };
+            // The bucket containing `from` starts before it.
+            let back = if table == RollupTable::Hour {
+                chrono::Duration::hours(1)
+            } else {
+                chrono::Duration::hours(25)
+            };
+            rollups(db, table, device, from - back, to)
+                .await?
+                .into_iter()
+                .filter(|r| r.start + back > from)
+                .map(|r| point_of(r.start, &r.rollup()))
+                .collect()
+        }
+    };
+    Ok(Some(Series {
+        device: Some(device.as_str().to_string()),
+        resolution,
+        from,
+        to,
+        timezone: Some(timezone),
+        points,
+    }))
+}
+
+#[derive(Debug, SurrealValue)]
+struct FleetBucket {
+    start: DateTime<Utc>,
+    count: i64,
+    solar_wh: f64,
+    grid_wh: f64,
+    load_wh: f64,
+}
+
+/// The fleet's energy per bucket start (devices whose local buckets start at the same
+/// instant are summed together).
+pub async fn fleet_series(
+    db: &Db,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    resolution: Resolution,
+) -> Result<Series> {
+    let sql = match resolution {
+        Resolution::Day => {
+            "SELECT start, math::sum(count) AS count, math::sum(solar_wh) AS solar_wh,
+                    math::sum(grid_wh) AS grid_wh, math::sum(load_wh) AS load_wh
+             FROM rollup_day WHERE start >= $from AND start < $to GROUP BY start ORDER BY start"
+        }
+        _ => {
+            "SELECT start, math::sum(count) AS count, math::sum(solar_wh) AS solar_wh,
+                    math::sum(grid_wh) AS grid_wh, math::sum(load_wh) AS load_wh
+             FROM rollup_hour WHERE start >= $from AND start < $to GROUP BY start ORDER BY start"
+        }
+    };
+    let mut response = db
+        .query(sql)
+        .bind(("from", Datetime::from(from)))
+        .bind(("to", Datetime::from(to)))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("fleet series"))?;
+    let buckets: Vec<FleetBucket> = response.take(0).map_err(internal("fleet series"))?;
+    Ok(Series {
+        device: None,
+        resolution,
+        from,
+        to,
+        timezone: None,
+        points: buckets
+            .into_iter()
+            .map(|b| Point {
+                t: b.start,
+                count: b.count,
+                metrics: Vec::new(),
+                energy_wh: Some([b.solar_wh, b.grid_wh, b.load_wh]),
+            })
+            .collect(),
+    })
 }

@@ -1,0 +1,178 @@
+//! The telemetry series server function: raw, hourly and daily points for one device or the
+//! fleet, at most 2,000 points, with clear errors for impossible requests.
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use serde_json::{json, Value};
+use sunfleet_tests::{device_token, spawn_app, DeviceSpec, TestApp};
+
+const DEVICE: &str = "e00fce68aaaaaaaaaaaaaaaa";
+
+fn minute(ago: i64) -> DateTime<Utc> {
+    Utc::now().duration_trunc(Duration::minutes(1)).unwrap() - Duration::minutes(ago)
+}
+
+async fn app_with_readings(minutes: i64) -> TestApp {
+    let app = spawn_app().await;
+    app.add_customers(&["valley-farms"]).await;
+    let id = app
+        .add_device(
+            DeviceSpec {
+                id: DEVICE,
+                name: "Valley Well 1",
+                owner: "valley-farms",
+                model: "SPC-5",
+                last: None,
+            },
+            Utc::now(),
+        )
+        .await;
+    let readings: Vec<Value> = (0..minutes)
+        .map(|m| {
+            json!({"time": minute(minutes - m).to_rfc3339(), "solar_w": 600.0, "grid_w": 0.0,
+                   "load_w": 600.0, "motor_rpm": 3400, "motor_on": true, "dc_bus_v": 350.0,
+                   "temperature_c": 30.0})
+        })
+        .collect();
+    for chunk in readings.chunks(1000) {
+        let (s, b) = app
+            .post_direct(
+                DEVICE,
+                Some(&device_token(&id)),
+                &Value::Array(chunk.to_vec()),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    app
+}
+
+async fn series(
+    app: &TestApp,
+    device: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    resolution: Option<&str>,
+) -> (u16, Value) {
+    let (from, to) = (from.to_rfc3339(), to.to_rfc3339());
+    let mut form = vec![
+        ("device", device),
+        ("from", from.as_str()),
+        ("to", to.as_str()),
+    ];
+    if let Some(r) = resolution {
+        form.push(("resolution", r));
+    }
+    app.post_fn("/api/series", &form).await
+}
+
+#[tokio::test]
+async fn a_short_range_gives_raw_readings_and_a_long_one_hourly_rollups() {
+    let app = app_with_readings(180).await;
+
+    let (status, raw) = series(&app, DEVICE, minute(60), minute(0), None).await;
+    assert_eq!(status, 200, "{raw}");
+    assert_eq!(raw["resolution"], "raw");
+    assert_eq!(raw["timezone"], "America/Denver");
+    assert_eq!(raw["points"].as_array().unwrap().len(), 60);
+    assert_eq!(raw["points"][0]["metrics"][0]["avg"], 600.0);
+
+    let (status, hourly) = series(&app, DEVICE, minute(60 * 24 * 7), minute(0), None).await;
+    assert_eq!(status, 200, "{hourly}");
+    assert_eq!(hourly["resolution"], "hour");
+    let points = hourly["points"].as_array().unwrap();
+    let count: i64 = points.iter().map(|p| p["count"].as_i64().unwrap()).sum();
+    assert_eq!(count, 180);
+    let solar_wh: f64 = points
+        .iter()
+        .map(|p| p["energy_wh"][0].as_f64().unwrap())
+        .sum();
+    assert!((solar_wh - 600.0 * 179.0 / 60.0).abs() < 1e-6, "{solar_wh}");
+}
+
+#[tokio::test]
+async fn a_year_is_daily_and_the_fleet_sums_energy() {
+    let app = app_with_readings(120).await;
+
+    let (status, daily) = series(&app, DEVICE, minute(60 * 24 * 365), minute(-60), None).await;
+    assert_eq!(status, 200, "{daily}");
+    assert_eq!(daily["resolution"], "day");
+    let points = daily["points"].as_array().unwrap();
+    assert!((1..=2).contains(&points.len()), "{daily}");
+    assert!(points.len() <= 2000);
+
+    let (status, fleet) = series(&app, "", minute(60 * 24), minute(-60), None).await;
+    assert_eq!(status, 200, "{fleet}");
+    assert_eq!(fleet["resolution"], "hour");
+    assert!(fleet["device"].is_null());
+    let wh: f64 = fleet["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["energy_wh"][0].as_f64().unwrap())
+        .sum();
+    assert!((wh - 600.0 * 119.0 / 60.0).abs() < 1e-6, "{wh}");
+}
+
+#[tokio::test]
+async fn impossible_series_requests_are_clear_errors() {
+    let app = app_with_readings(5).await;
+    let cases = [
+        ("to before from", DEVICE, minute(0), minute(60), None, 422),
+        (
+            "raw over a month",
+            DEVICE,
+            minute(60 * 24 * 30),
+            minute(0),
+            Some("raw"),
+            422,
+        ),
+        (
+            "raw for the fleet",
+            "",
+            minute(60),
+            minute(0),
+            Some("raw"),
+            422,
+        ),
+        (
+            "six years",
+            DEVICE,
+            minute(60 * 24 * 365 * 6),
+            minute(0),
+            None,
+            422,
+        ),
+        (
+            "unknown device",
+            "e00fce68bbbbbbbbbbbbbbbb",
+            minute(60),
+            minute(0),
+            None,
+            404,
+        ),
+        (
+            "impossible id",
+            "no such thing!",
+            minute(60),
+            minute(0),
+            None,
+            404,
+        ),
+        (
+            "unknown resolution",
+            DEVICE,
+            minute(60),
+            minute(0),
+            Some("weekly"),
+            422,
+        ),
+    ];
+    for (what, device, from, to, resolution, expected) in cases {
+        let (status, body) = series(&app, device, from, to, resolution).await;
+        assert_eq!(status, expected, "{what}: {body}");
+        assert!(
+            body["code"].is_string() && body["message"].is_string(),
+            "{what}: {body}"
+        );
+    }
+}
