@@ -557,3 +557,46 @@ async fn readings_committed_just_before_a_crash_get_their_rollups_at_the_next_st
     let (_, device) = app.device(DEVICE).await;
     assert_eq!(device["latest"]["solar_w"], 300.0);
 }
+
+#[tokio::test]
+async fn the_fleet_simulator_drives_the_demo_fleet_through_both_paths() {
+    let app = spawn_app().await;
+    sunfleet::demo::seed(&app.db, Utc::now(), 240, 0)
+        .await
+        .expect("seed devices");
+    let (_, before) = app.fleet("").await;
+    let online = |fleet: &Value| {
+        fleet["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["connectivity"] == "online")
+            .count()
+    };
+    assert_eq!(online(&before), 0, "nobody has reported yet");
+
+    for via in [
+        sunfleet::simulate::Via::Particle,
+        sunfleet::simulate::Via::Direct,
+    ] {
+        let args = sunfleet::simulate::SimulateArgs {
+            url: app.url(""),
+            devices: 240,
+            rate: sunfleet::simulate::Rate::Max,
+            via,
+            duration: std::time::Duration::from_secs(2),
+            connections: 8,
+            secret: sunfleet::demo::DEMO_INTEGRATION_SECRET.into(),
+            duplicates: 0.05,
+            reorder: 0.05,
+            quiet: true,
+        };
+        let summary = sunfleet::simulate::run(args).await.expect("simulate");
+        assert!(summary.sent > 50, "{summary}");
+        assert_eq!(summary.acked, summary.sent, "{summary}");
+        assert!(summary.duplicates > 0, "Particle-style repeats: {summary}");
+    }
+    app.ingest.writer.flush().await.unwrap();
+    let (_, after) = app.fleet("").await;
+    assert!(online(&after) > 50, "{after}");
+}

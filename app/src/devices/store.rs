@@ -154,7 +154,11 @@ pub async fn latest_seen(db: &Db) -> Result<Option<DateTime<Utc>>> {
 fn connectivity(status: Option<&StatusRecord>, timeout_s: i64, now: DateTime<Utc>) -> Connectivity {
     match status {
         None => Connectivity::NeverSeen,
-        Some(s) if s.online && (now - s.last_seen).num_seconds() <= timeout_s => {
+        // Contact, not reading time, decides: a device sending its backlog is online.
+        Some(s)
+            if s.online
+                && (now - s.last_heard.unwrap_or(s.last_seen)).num_seconds() <= timeout_s =>
+        {
             Connectivity::Online
         }
         Some(_) => Connectivity::Offline,
