@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Ingest throughput against the release binary on a fresh SurrealKV directory with 5,000
+# registered devices: accepted readings/s and ack latency on the Particle webhook at 64 and
+# 512 connections (wrk + bench/particle.lua, one new reading per request), then the fleet
+# simulator at full speed, then the server's RSS.
+#   bench/ingest.sh              # run scripts/build.sh first
+#   DURATION=60s bench/ingest.sh
+# Needs wrk (Debian package `wrk`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+port=${BENCH_PORT:-3997}
+duration=${DURATION:-30s}
+dir=$(mktemp -d)
+trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+"$SUNFLEET_BIN" seed --devices 5000 --days 0 --db "surrealkv://$dir/db" --ids-out "$dir/ids.txt" >/dev/null 2>&1
+"$SUNFLEET_BIN" serve --addr "127.0.0.1:$port" --db "surrealkv://$dir/db" >"$dir/log" 2>&1 &
+pid=$!
+for _ in $(seq 1 120); do
+  curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+base="http://127.0.0.1:$port"
+echo "sunfleet $("$SUNFLEET_BIN" --version | cut -d' ' -f2), 5000 devices, $(nproc) cores, $duration per run"
+for conns in 64 512; do
+  echo "== Particle webhook, wrk, $conns connections"
+  IDS_FILE="$dir/ids.txt" THREADS=2 wrk -t2 -c"$conns" -d"$duration" --timeout 10s \
+    -s bench/particle.lua "$base" | grep -E 'accepted/s'
+done
+echo "== fleet simulator, --rate max, 64 connections (Particle path, 1% repeats, 1% reordered)"
+"$SUNFLEET_BIN" simulate --url "$base" --devices 5000 --rate max --duration "$duration" --quiet
+echo "== server RSS at the end: $(( $(ps -o rss= -p "$pid") / 1024 )) MB"
+echo "== server log warnings: $(grep -c WARN "$dir/log" || true)"
