@@ -458,104 +458,122 @@ impl Pipeline {
     /// Writes the derived rows that changed since the last flush and drops the journal rows
     /// they cover, in one transaction; then forgets buckets far from each device's latest.
     pub async fn flush(&mut self) -> Result<()> {
-        if self.journal.is_empty() && !self.devices.values().any(DeviceState::is_dirty) {
+        let Some(flush) = self.take_flush() else {
             return Ok(());
+        };
+        let result = flush.write(&self.db).await;
+        self.flushed(flush, &result);
+        result
+    }
+
+    /// The database, for writing a [`Flush`] elsewhere.
+    pub fn db(&self) -> Db {
+        self.db.clone()
+    }
+
+    /// Takes the derived rows that changed since the last flush out of memory, to be
+    /// written by [`Flush::write`] (possibly on another task, while batches go on) and then
+    /// handed back to [`Pipeline::flushed`]. `None` when nothing changed.
+    pub fn take_flush(&mut self) -> Option<Flush> {
+        if self.journal.is_empty() && !self.devices.values().any(DeviceState::is_dirty) {
+            return None;
         }
-        let started = std::time::Instant::now();
-        let mut hours = Vec::new();
-        let mut days = Vec::new();
-        let mut statuses = Vec::new();
-        let mut replaced = Vec::new();
-        for (device, state) in &self.devices {
-            replaced.extend(
+        let mut flush = Flush {
+            replaced: Vec::new(),
+            hours: Vec::new(),
+            days: Vec::new(),
+            statuses: Vec::new(),
+            journal: std::mem::take(&mut self.journal),
+            dirty: Vec::new(),
+        };
+        for (device, state) in self.devices.iter_mut().filter(|(_, s)| s.is_dirty()) {
+            flush.replaced.extend(
                 state
                     .dirty_hours
                     .intersection(&state.stored_hours)
                     .map(|start| hour_record(device, *start)),
             );
-            replaced.extend(
+            flush.replaced.extend(
                 state
                     .dirty_days
                     .intersection(&state.stored_days)
                     .map(|start| day_record(device, *start)),
             );
             if state.status_dirty && state.status_stored {
-                replaced.push(status_record(device));
+                flush.replaced.push(status_record(device));
             }
             for start in &state.dirty_hours {
                 let (date, _) = local_day(*start, &state.tz);
                 let bucket = state.hours.get(start).copied().unwrap_or_default();
-                hours.push(RollupRecord::new(
-                    hour_record(device, *start),
-                    device,
-                    *start,
-                    date,
-                    1,
-                    &bucket,
-                ));
+                let id = hour_record(device, *start);
+                flush
+                    .hours
+                    .push(RollupRecord::new(id, device, *start, date, 1, &bucket));
             }
             for start in &state.dirty_days {
                 let date = state_date(*start, &state.tz);
                 let bucket = state.days.get(start).copied().unwrap_or_default();
-                let n = day_hours(date, &state.tz);
-                days.push(RollupRecord::new(
-                    day_record(device, *start),
-                    device,
-                    *start,
-                    date,
-                    n,
-                    &bucket,
-                ));
+                let (id, n) = (day_record(device, *start), day_hours(date, &state.tz));
+                flush
+                    .days
+                    .push(RollupRecord::new(id, device, *start, date, n, &bucket));
             }
             if let (true, Some(s)) = (state.status_dirty, &state.status) {
-                statuses.push(s.clone());
-            }
-        }
-        self.db
-            .query("BEGIN TRANSACTION")
-            .query(
-                "DELETE $replaced RETURN NONE;
-                 INSERT INTO rollup_hour $hours RETURN NONE;
-                 INSERT INTO rollup_day $days RETURN NONE;
-                 INSERT INTO device_status $statuses RETURN NONE;
-                 DELETE $journal RETURN NONE;",
-            )
-            .query("COMMIT TRANSACTION")
-            .bind(("replaced", replaced))
-            .bind(("hours", hours))
-            .bind(("days", days))
-            .bind(("statuses", statuses))
-            .bind(("journal", self.journal.clone()))
-            .await
-            .and_then(|r| r.check())
-            .map_err(internal("flush rollups and statuses"))?;
-        tracing::debug!(
-            journal = self.journal.len(),
-            ms = started.elapsed().as_millis() as u64,
-            "flushed rollups and statuses"
-        );
-        self.journal.clear();
-        for state in self.devices.values_mut() {
-            if state.status_dirty {
+                flush.statuses.push(s.clone());
                 state.status_stored = true;
             }
-            state.status_dirty = false;
-            let (hours, days) = (
-                std::mem::take(&mut state.dirty_hours),
-                std::mem::take(&mut state.dirty_days),
-            );
-            state.stored_hours.extend(hours);
-            state.stored_days.extend(days);
-            if let Some(latest) = state.status.as_ref().map(|s| s.last_seen) {
-                let (hour_horizon, day_horizon) =
-                    (latest - Duration::hours(2), latest - Duration::days(2));
-                state.hours.retain(|start, _| *start >= hour_horizon);
-                state.stored_hours.retain(|start| *start >= hour_horizon);
-                state.days.retain(|start, _| *start >= day_horizon);
-                state.stored_days.retain(|start| *start >= day_horizon);
-            }
+            let hours = std::mem::take(&mut state.dirty_hours);
+            let days = std::mem::take(&mut state.dirty_days);
+            state.stored_hours.extend(hours.iter().copied());
+            state.stored_days.extend(days.iter().copied());
+            flush.dirty.push((
+                device.clone(),
+                hours,
+                days,
+                std::mem::take(&mut state.status_dirty),
+            ));
         }
-        Ok(())
+        Some(flush)
+    }
+
+    /// Takes back a flush once written: on success, forgets buckets far from each device's
+    /// latest reading; on failure, marks its rows dirty again (their current values go out
+    /// with the next flush) and keeps its journal rows.
+    pub fn flushed(&mut self, flush: Flush, result: &Result<()>) {
+        if result.is_err() {
+            let mut journal = flush.journal;
+            journal.append(&mut self.journal);
+            self.journal = journal;
+            for (device, hours, days, status) in flush.dirty {
+                if let Some(state) = self.devices.get_mut(&device) {
+                    state.dirty_hours.extend(hours);
+                    state.dirty_days.extend(days);
+                    state.status_dirty |= status;
+                }
+            }
+            return;
+        }
+        for state in self.devices.values_mut() {
+            let Some(latest) = state.status.as_ref().map(|s| s.last_seen) else {
+                continue;
+            };
+            let (hour_horizon, day_horizon) =
+                (latest - Duration::hours(2), latest - Duration::days(2));
+            // Rows changed since this flush was taken stay, whatever their age.
+            let DeviceState {
+                hours,
+                stored_hours,
+                dirty_hours,
+                days,
+                stored_days,
+                dirty_days,
+                ..
+            } = state;
+            hours.retain(|start, _| *start >= hour_horizon || dirty_hours.contains(start));
+            stored_hours.retain(|start| *start >= hour_horizon || dirty_hours.contains(start));
+            days.retain(|start, _| *start >= day_horizon || dirty_days.contains(start));
+            stored_days.retain(|start| *start >= day_horizon || dirty_days.contains(start));
+        }
     }
 
     /// Marks silent devices offline (see [`sweep_offline`]), after writing what is pending
@@ -665,6 +683,60 @@ impl Pipeline {
         let replayed = keys.len();
         self.flush().await?;
         Ok(replayed)
+    }
+}
+
+/// Derived rows on their way to the database (see [`Pipeline::take_flush`]).
+pub struct Flush {
+    replaced: Vec<RecordId>,
+    hours: Vec<RollupRecord>,
+    days: Vec<RollupRecord>,
+    statuses: Vec<StatusRecord>,
+    journal: Vec<RecordId>,
+    /// Per device: the hour and day buckets and whether the status, to mark dirty again if
+    /// the write fails.
+    #[allow(clippy::type_complexity)]
+    dirty: Vec<(
+        DeviceId,
+        BTreeSet<DateTime<Utc>>,
+        BTreeSet<DateTime<Utc>>,
+        bool,
+    )>,
+}
+
+impl Flush {
+    /// How many rows it writes.
+    pub fn rows(&self) -> usize {
+        self.hours.len() + self.days.len() + self.statuses.len()
+    }
+
+    /// Writes the rows and drops the journal rows they cover, in one transaction.
+    pub async fn write(&self, db: &Db) -> Result<()> {
+        let started = std::time::Instant::now();
+        db.query("BEGIN TRANSACTION")
+            .query(
+                "DELETE $replaced RETURN NONE;
+                 INSERT INTO rollup_hour $hours RETURN NONE;
+                 INSERT INTO rollup_day $days RETURN NONE;
+                 INSERT INTO device_status $statuses RETURN NONE;
+                 DELETE $journal RETURN NONE;",
+            )
+            .query("COMMIT TRANSACTION")
+            .bind(("replaced", self.replaced.clone()))
+            .bind(("hours", self.hours.clone()))
+            .bind(("days", self.days.clone()))
+            .bind(("statuses", self.statuses.clone()))
+            .bind(("journal", self.journal.clone()))
+            .await
+            .and_then(|r| r.check())
+            .map_err(internal("flush rollups and statuses"))?;
+        tracing::debug!(
+            journal = self.journal.len(),
+            rows = self.hours.len() + self.days.len() + self.statuses.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "flushed rollups and statuses"
+        );
+        Ok(())
     }
 }
 

@@ -20,7 +20,8 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use sunfleet_app::db::Db;
 use sunfleet_app::error::{AppError, Result};
-use sunfleet_app::telemetry::write::{Delivery, Pipeline, Written};
+use sunfleet_app::telemetry::write::{Delivery, Flush, Pipeline, Written};
+use tokio::task::JoinHandle;
 
 /// Readings that may wait for the writer (about 2 s of work at full speed).
 pub const QUEUE_READINGS: usize = 20_000;
@@ -36,6 +37,8 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(10);
 /// A batch of at most this many deliveries with nothing queued behind it is written
 /// through at once.
 const LONE_BATCH: usize = 4;
+/// A flush of at most this many rows takes milliseconds: a lone caller waits for it.
+const SMALL_FLUSH: usize = 1_000;
 
 struct Job {
     delivery: Delivery,
@@ -114,29 +117,40 @@ async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>) {
     }
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut flush = tokio::time::interval(FLUSH_EVERY);
-    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = tokio::time::interval(FLUSH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_flush = tokio::time::Instant::now();
+    // At most one flush runs beside the batches; under load that is where flushes happen.
+    let mut in_flight: Option<JoinHandle<(Flush, Result<()>)>> = None;
+    let mut in_flight_rows = 0;
     loop {
         let first = tokio::select! {
             message = rx.recv() => match message {
                 Some(Message::Write(job)) => job,
                 Some(Message::Flush(done)) => {
+                    finish(&mut pipeline, &mut in_flight).await;
                     let _ = done.send(pipeline.flush().await);
                     last_flush = tokio::time::Instant::now();
                     continue;
                 }
                 None => {
+                    finish(&mut pipeline, &mut in_flight).await;
                     flush_logged(&mut pipeline).await;
                     return;
                 }
             },
-            _ = flush.tick() => {
-                flush_logged(&mut pipeline).await;
+            done = async { in_flight.as_mut().expect("BUG: guarded").await }, if in_flight.is_some() => {
+                in_flight = None;
+                settle(&mut pipeline, done);
+                continue;
+            }
+            _ = tick.tick() => {
+                start(&mut pipeline, &mut in_flight, &mut in_flight_rows);
                 last_flush = tokio::time::Instant::now();
                 continue;
             }
             _ = sweep.tick() => {
+                finish(&mut pipeline, &mut in_flight).await;
                 match pipeline.sweep(Utc::now()).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(devices = n, "marked silent devices offline"),
@@ -171,21 +185,68 @@ async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>) {
         }
         let answers = commit(&mut pipeline, &batch).await;
         // A lone caller (small batch, nothing queued behind it) gets the derived rows
-        // written before its answer, so it reads its own writes; under load they wait for
-        // the next flush, which is what makes them cheap.
-        let lone = batch.len() <= LONE_BATCH && rx.is_empty();
-        if !flushes.is_empty() {
+        // written before its answer, so it reads its own writes; under load they are
+        // written beside the next batches, which is what makes them cheap.
+        // A big flush already running is not waited for: its rows take seconds, and the
+        // lone caller's rows go out with the next one.
+        let busy = in_flight_rows > SMALL_FLUSH && in_flight.is_some();
+        let lone = batch.len() <= LONE_BATCH && rx.is_empty() && !busy;
+        if lone || !flushes.is_empty() {
+            finish(&mut pipeline, &mut in_flight).await;
             let result = pipeline.flush().await;
+            if let Err(e) = &result {
+                tracing::warn!(error = %e, "writing rollups and statuses failed; retrying");
+            }
             for done in flushes {
                 let _ = done.send(result.clone());
             }
             last_flush = tokio::time::Instant::now();
-        } else if lone || last_flush.elapsed() >= FLUSH_EVERY {
-            flush_logged(&mut pipeline).await;
+        } else if last_flush.elapsed() >= FLUSH_EVERY {
+            start(&mut pipeline, &mut in_flight, &mut in_flight_rows);
             last_flush = tokio::time::Instant::now();
         }
         for (job, answer) in batch.into_iter().zip(answers) {
             let _ = job.done.send(answer);
+        }
+    }
+}
+
+/// Starts writing the changed derived rows on another task, unless a flush is running.
+fn start(
+    pipeline: &mut Pipeline,
+    in_flight: &mut Option<JoinHandle<(Flush, Result<()>)>>,
+    rows: &mut usize,
+) {
+    if in_flight.is_some() {
+        return;
+    }
+    if let Some(flush) = pipeline.take_flush() {
+        *rows = flush.rows();
+        let db = pipeline.db();
+        *in_flight = Some(tokio::spawn(async move {
+            let result = flush.write(&db).await;
+            (flush, result)
+        }));
+    }
+}
+
+/// Waits for the running flush, if any.
+async fn finish(pipeline: &mut Pipeline, in_flight: &mut Option<JoinHandle<(Flush, Result<()>)>>) {
+    if let Some(handle) = in_flight.take() {
+        settle(pipeline, handle.await);
+    }
+}
+
+fn settle(pipeline: &mut Pipeline, done: Result<(Flush, Result<()>), tokio::task::JoinError>) {
+    match done {
+        Ok((flush, result)) => {
+            if let Err(e) = &result {
+                tracing::warn!(error = %e, "writing rollups and statuses failed; retrying");
+            }
+            pipeline.flushed(flush, &result);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the flush task failed; its rows are written at the next start")
         }
     }
 }
