@@ -154,3 +154,78 @@ fn bump_schema_version_helper() {
             .unwrap();
     });
 }
+
+#[test]
+fn integrations_are_added_listed_and_revoked_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("surrealkv://{}", dir.path().join("db").display());
+    let env = [("SUNFLEET_DB", db.as_str())];
+
+    let out = sunfleet(&["integration", "add", "particle-prod"], &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let secret = text
+        .split_whitespace()
+        .find(|w| w.starts_with("sfi_"))
+        .expect("the secret is printed once");
+    assert_eq!(secret.len(), 4 + 64);
+
+    let again = sunfleet(&["integration", "add", "particle-prod"], &env);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+
+    let list = sunfleet(&["integration", "list"], &env);
+    let listed = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(
+        listed.contains("particle-prod") && listed.contains("active"),
+        "{listed}"
+    );
+    assert!(!listed.contains(secret), "the list never shows a secret");
+
+    assert!(sunfleet(&["integration", "revoke", "particle-prod"], &env)
+        .status
+        .success());
+    let listed =
+        String::from_utf8_lossy(&sunfleet(&["integration", "list"], &env).stdout).to_string();
+    assert!(listed.contains("revoked"), "{listed}");
+    let unknown = sunfleet(&["integration", "revoke", "nope"], &env);
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("integration not found"),
+        "{}",
+        stderr(&unknown)
+    );
+}
+
+#[test]
+fn the_simulator_refuses_bad_arguments_and_an_unreachable_server() {
+    let out = sunfleet(&["simulate", "--rate", "fast"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("use 1/min or max"),
+        "{}",
+        stderr(&out)
+    );
+    let out = sunfleet(&["simulate", "--duration", "ten"], &[]);
+    assert!(!out.status.success());
+    let out = sunfleet(
+        &[
+            "simulate",
+            "--url",
+            "http://127.0.0.1:9",
+            "--duration",
+            "1s",
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("cannot reach sunfleet"),
+        "{}",
+        stderr(&out)
+    );
+}
