@@ -262,8 +262,10 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<Summary> {
 async fn produce(fleet: &Fleet, args: &SimulateArgs, tx: mpsc::Sender<Post>, deadline: Instant) {
     let mut rng = SmallRng::seed_from_u64(0x51u64 ^ Utc::now().timestamp() as u64);
     let mut held: Vec<Option<Status>> = vec![None; fleet.devices.len()];
+    // Every device that was ever installed reports, including those the demo seeded as
+    // silent: the simulator brings them back online. Devices never seen stay unseen.
     let live: Vec<usize> = (0..fleet.devices.len())
-        .filter(|&i| fleet.devices[i].reports_live())
+        .filter(|&i| fleet.devices[i].fate != crate::demo::Fate::NeverSeen)
         .collect();
     let mut emit = |rng: &mut SmallRng, i: usize, reading: Status| -> Vec<Post> {
         let mut out = Vec::with_capacity(3);

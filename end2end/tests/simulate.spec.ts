@@ -1,0 +1,44 @@
+import { test, expect, Page } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+
+// Runs after fleet.spec.ts (files run in name order on one worker): it changes the fleet.
+
+async function hydrated(page: Page) {
+  await expect(page.locator("body[data-hydrated=true]")).toHaveCount(1);
+}
+
+test("the fleet simulator brings silent devices back online on the fleet page", async ({
+  page,
+  baseURL,
+}) => {
+  const errors: string[] = [];
+  page.on("console", (msg) => msg.type() === "error" && errors.push(msg.text()));
+  page.on("pageerror", (err) => errors.push(String(err)));
+
+  await page.goto("/");
+  await hydrated(page);
+  const offline = page.locator("table.fleet tbody tr:has(span.badge.offline)");
+  const before = await offline.count();
+  expect(before, "the demo has devices that went silent").toBeGreaterThan(0);
+  const silent = (await offline.first().locator("a").first().textContent())!.trim();
+
+  // The real simulator, over HTTP, through the Particle webhook with the demo secret.
+  const summary = execFileSync(
+    process.env.SUNFLEET_BIN!,
+    ["simulate", "--url", baseURL!, "--devices", "240", "--rate", "max", "--duration", "3s", "--quiet"],
+    { encoding: "utf8" },
+  );
+  expect(summary).toMatch(/rejected 0, busy \(503\) 0, failed 0/);
+
+  // Under load the latest statuses are written within 10 s; reload until they are.
+  await expect(async () => {
+    await page.reload();
+    await hydrated(page);
+    expect(await offline.count()).toBeLessThan(before);
+  }).toPass({ timeout: 30_000 });
+  await page.getByLabel("Filter devices").fill(silent);
+  const row = page.locator("table.fleet tbody tr", { hasText: silent });
+  await expect(row.locator("span.badge.online")).toHaveCount(1);
+  await expect(row).toContainText(/\d+(\.\d+)? k?W/);
+  expect(errors).toEqual([]);
+});
