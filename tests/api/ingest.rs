@@ -444,7 +444,8 @@ async fn a_silent_device_goes_offline_and_comes_back_with_events() {
             now,
         )
         .await;
-    let sweep = |at| sunfleet_app::telemetry::write::sweep_offline(&app.db, at);
+    let nothing_in_memory = std::collections::HashMap::new();
+    let sweep = |at| sunfleet_app::telemetry::write::sweep_offline(&app.db, at, &nothing_in_memory);
     assert!(
         sweep(now).await.unwrap().is_empty(),
         "5 minutes of silence is not offline yet"

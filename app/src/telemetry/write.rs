@@ -466,6 +466,14 @@ impl Pipeline {
         result
     }
 
+    /// Rows the next flush would write.
+    pub fn dirty_rows(&self) -> usize {
+        self.devices
+            .values()
+            .map(|d| d.dirty_hours.len() + d.dirty_days.len() + usize::from(d.status_dirty))
+            .sum()
+    }
+
     /// The database, for writing a [`Flush`] elsewhere.
     pub fn db(&self) -> Db {
         self.db.clone()
@@ -576,11 +584,20 @@ impl Pipeline {
         }
     }
 
-    /// Marks silent devices offline (see [`sweep_offline`]), after writing what is pending
-    /// so the sweep sees every device's latest contact.
+    /// Marks silent devices offline (see [`sweep_offline`]). The latest contact of devices
+    /// held in memory (perhaps not written yet) overrides the stored one, so nothing needs
+    /// flushing first; a status on its way to the database belongs to a device heard
+    /// seconds ago, which this sweep leaves online.
     pub async fn sweep(&mut self, now: DateTime<Utc>) -> Result<usize> {
-        self.flush().await?;
-        let silent = sweep_offline(&self.db, now).await?;
+        let heard: HashMap<String, DateTime<Utc>> = self
+            .devices
+            .iter()
+            .filter_map(|(id, d)| {
+                let s = d.status.as_ref()?;
+                Some((id.as_str().to_string(), s.last_heard.unwrap_or(s.last_seen)))
+            })
+            .collect();
+        let silent = sweep_offline(&self.db, now, &heard).await?;
         for id in &silent {
             if let Some(s) = self.devices.get_mut(id).and_then(|d| d.status.as_mut()) {
                 s.online = false;
@@ -791,8 +808,13 @@ struct Heard {
 
 /// Marks devices offline that have been silent longer than their offline timeout, with an
 /// `offline` event each; returns which. The next reading brings a device back online.
-/// Reads statuses from the database: run it through [`Pipeline::sweep`] while ingest runs.
-pub async fn sweep_offline(db: &Db, now: DateTime<Utc>) -> Result<Vec<DeviceId>> {
+/// Reads statuses from the database, with `heard` (device → last contact) overriding the
+/// stored last contact: run it through [`Pipeline::sweep`] while ingest runs.
+pub async fn sweep_offline(
+    db: &Db,
+    now: DateTime<Utc>,
+    heard: &HashMap<String, DateTime<Utc>>,
+) -> Result<Vec<DeviceId>> {
     // No timeout is shorter than a minute; the per-device check follows.
     let mut response = db
         .query(
@@ -827,7 +849,8 @@ pub async fn sweep_offline(db: &Db, now: DateTime<Utc>) -> Result<Vec<DeviceId>>
             .get(&c.id)
             .map(|m| (m.offline_timeout_s, m.owner.clone()))
             .unwrap_or((600, None));
-        let quiet = now - c.heard;
+        let last = heard.get(&c.id).copied().unwrap_or(c.heard).max(c.heard);
+        let quiet = now - last;
         if quiet.num_seconds() <= timeout {
             continue;
         }

@@ -150,7 +150,6 @@ async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>) {
                 continue;
             }
             _ = sweep.tick() => {
-                finish(&mut pipeline, &mut in_flight).await;
                 match pipeline.sweep(Utc::now()).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(devices = n, "marked silent devices offline"),
@@ -187,11 +186,15 @@ async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>) {
         // A lone caller (small batch, nothing queued behind it) gets the derived rows
         // written before its answer, so it reads its own writes; under load they are
         // written beside the next batches, which is what makes them cheap.
-        // A big flush already running is not waited for: its rows take seconds, and the
-        // lone caller's rows go out with the next one.
-        let busy = in_flight_rows > SMALL_FLUSH && in_flight.is_some();
-        let lone = batch.len() <= LONE_BATCH && rx.is_empty() && !busy;
-        if lone || !flushes.is_empty() {
+        // A big flush (running, or due after a burst) is not waited for: its rows take
+        // seconds; the lone caller's rows go out with it, in the background.
+        let big = (in_flight.is_some() && in_flight_rows > SMALL_FLUSH)
+            || pipeline.dirty_rows() > SMALL_FLUSH;
+        let lone = batch.len() <= LONE_BATCH && rx.is_empty();
+        if lone && big && flushes.is_empty() {
+            start(&mut pipeline, &mut in_flight, &mut in_flight_rows);
+            last_flush = tokio::time::Instant::now();
+        } else if lone || !flushes.is_empty() {
             finish(&mut pipeline, &mut in_flight).await;
             let result = pipeline.flush().await;
             if let Err(e) = &result {
