@@ -13,13 +13,20 @@ use crate::ui::{ErrorBox, Loading, NotFound, StatusBadge};
 #[component]
 pub fn DevicePage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || params.read().get("id").unwrap_or_default();
+    // `try_` accessors: see the Fleet page.
+    let id = move || {
+        params
+            .try_with(|p| p.get("id"))
+            .flatten()
+            .unwrap_or_default()
+    };
     let device = Resource::new(id, get_device);
     view! {
         <Suspense fallback=|| view! { <Loading what="device" /> }>
             {move || {
                 device
-                    .get()
+                    .try_get()
+                    .flatten()
                     .map(|result| match result {
                         Ok(device) => view! { <DeviceView device /> }.into_any(),
                         Err(AppError::NotFound { .. }) => {

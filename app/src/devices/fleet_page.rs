@@ -14,7 +14,9 @@ use crate::ui::{ErrorBox, Loading, StatusBadge};
 #[component]
 pub fn FleetPage() -> impl IntoView {
     let query = use_query_map();
-    let filter = move || query.read().get("q").unwrap_or_default();
+    // `try_` accessors: a server render the client abandoned may still be polled after its
+    // owner is gone, and must then give up quietly rather than panic.
+    let filter = move || query.try_with(|q| q.get("q")).flatten().unwrap_or_default();
     let fleet = Resource::new(filter, list_fleet);
     // True while a new filter's rows are on their way; the old rows stay visible meanwhile.
     let (pending, set_pending) = signal(false);
@@ -44,7 +46,8 @@ pub fn FleetPage() -> impl IntoView {
                 <Transition>
                     {move || {
                         fleet
-                            .get()
+                            .try_get()
+                            .flatten()
                             .and_then(Result::ok)
                             .map(|list| {
                                 view! {
@@ -69,12 +72,13 @@ pub fn FleetPage() -> impl IntoView {
                 />
             </form>
             <p class="updating" role="status" aria-live="polite">
-                {move || if pending.get() { "Updating…" } else { "" }}
+                {move || if pending.try_get().unwrap_or(false) { "Updating…" } else { "" }}
             </p>
             <Transition fallback=|| view! { <Loading what="devices" /> } set_pending>
                 {move || {
                     fleet
-                        .get()
+                        .try_get()
+                        .flatten()
                         .map(|result| match result {
                             Ok(list) => view! { <FleetTable list /> }.into_any(),
                             Err(error) => view! { <ErrorBox error /> }.into_any(),
