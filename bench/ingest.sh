@@ -22,10 +22,13 @@ for _ in $(seq 1 120); do
 done
 base="http://127.0.0.1:$port"
 echo "sunfleet $("$SUNFLEET_BIN" --version | cut -d' ' -f2), 5000 devices, $(nproc) cores, $duration per run"
+days_ago=30
 for conns in 64 512; do
   echo "== Particle webhook, wrk, $conns connections"
-  IDS_FILE="$dir/ids.txt" THREADS=2 wrk -t2 -c"$conns" -d"$duration" --timeout 10s \
+  # Each run starts 10 days after the previous one's readings, so every reading is new.
+  BASE_DAYS_AGO=$days_ago IDS_FILE="$dir/ids.txt" THREADS=2 wrk -t2 -c"$conns" -d"$duration" --timeout 10s \
     -s bench/particle.lua "$base" | grep -E 'accepted/s'
+  days_ago=$((days_ago - 10))
 done
 echo "== fleet simulator, --rate max, 64 connections (Particle path, 1% repeats, 1% reordered)"
 "$SUNFLEET_BIN" simulate --url "$base" --devices 5000 --rate max --duration "$duration" --quiet

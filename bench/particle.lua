@@ -1,5 +1,6 @@
 -- wrk script: Particle webhook deliveries, each a new reading (device, time) so every one
--- is stored. Device ids come from $IDS_FILE (written by `sunfleet seed --ids-out`).
+-- is stored. Device ids come from $IDS_FILE (written by `sunfleet seed --ids-out`); THREADS
+-- must equal wrk's -t.
 local ids = {}
 local threads = {}
 local secret = os.getenv("SECRET") or "sunfleet-demo-particle-secret"
@@ -12,15 +13,19 @@ end
 function init(args)
   for line in io.lines(os.getenv("IDS_FILE")) do ids[#ids + 1] = line end
   counter = 0
-  -- A month back: plausible times, far from the live clock, unique per thread.
-  base = os.time() - 30 * 24 * 3600
+  -- Weeks back (BASE_DAYS_AGO, default 30): plausible times, far from the live clock. Each
+  -- run must start later than the previous one left off, or it only sends repeats.
+  base = os.time() - tonumber(os.getenv("BASE_DAYS_AGO") or "30") * 24 * 3600
   nthreads = tonumber(os.getenv("THREADS") or "2")
 end
 
 function request()
+  -- Each thread owns every nthreads-th device, so one device's readings arrive in order
+  -- (the simulator covers Particle's occasional reordering).
   local n = #ids
-  local device = ids[(counter % n) + 1]
-  local step = math.floor(counter / n) * nthreads + tid
+  local k = counter * nthreads + tid
+  local device = ids[(k % n) + 1]
+  local step = math.floor(k / n)
   counter = counter + 1
   local t = os.date("!%Y-%m-%dT%H:%M:%SZ", base + step * 60)
   local solar = (counter * 37) % 5000

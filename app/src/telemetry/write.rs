@@ -167,7 +167,7 @@ impl Pipeline {
         let mut hour_ids = Vec::new();
         let mut day_ids = Vec::new();
         let mut missing_hours = Vec::new();
-        let mut missing_days = Vec::new();
+        let mut missing_days = BTreeSet::new();
         for (device, hours) in wanted {
             let state = &self.devices[device];
             for &hour in hours {
@@ -176,10 +176,8 @@ impl Pipeline {
                     missing_hours.push((device.clone(), hour));
                 }
                 let (_, day) = local_day(hour, &state.tz);
-                if !state.days.contains_key(&day) && !missing_days.contains(&(device.clone(), day))
-                {
+                if !state.days.contains_key(&day) && missing_days.insert((device.clone(), day)) {
                     day_ids.push(day_record(device, day));
-                    missing_days.push((device.clone(), day));
                 }
             }
         }
