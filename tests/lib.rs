@@ -168,6 +168,22 @@ impl TestApp {
         id
     }
 
+    /// A customer "valley-farms" with one never-seen SPC-5 device, "Valley Well 1".
+    pub async fn add_valley_device(&self, id: &str) -> DeviceId {
+        self.add_customers(&["valley-farms"]).await;
+        self.add_device(
+            DeviceSpec {
+                id,
+                name: "Valley Well 1",
+                owner: "valley-farms",
+                model: "SPC-5",
+                last: None,
+            },
+            Utc::now(),
+        )
+        .await
+    }
+
     /// Adds a webhook integration with this secret.
     pub async fn add_integration(&self, name: &str, secret: &str) {
         sunfleet::ingest::integrations::add(&self.db, name, Some(secret.into()))
@@ -249,6 +265,15 @@ async fn json_response(request: reqwest::RequestBuilder) -> (u16, Value) {
     let json = serde_json::from_str(&body)
         .unwrap_or_else(|e| panic!("answered non-JSON ({e}) with {status}: {body}"));
     (status, json)
+}
+
+/// The start of the minute `ago` minutes before this one (negative: ahead).
+pub fn minute(ago: i64) -> DateTime<Utc> {
+    use chrono::DurationRound;
+    Utc::now()
+        .duration_trunc(Duration::minutes(1))
+        .expect("minute")
+        - Duration::minutes(ago)
 }
 
 /// The ingest token `add_device` gives a device.

@@ -652,20 +652,8 @@ impl DemoDevice {
 
     /// Latest-status row from the last reading.
     pub fn status_of(&self, r: &Status, end: DateTime<Utc>) -> StatusRecord {
-        StatusRecord {
-            id: devices::status_record(&self.id),
-            last_seen: r.time,
-            last_heard: Some(r.time),
-            online: (end - r.time).num_seconds() <= self.record.offline_timeout_s,
-            fault_code: r.fault_code,
-            solar_w: r.solar_w,
-            grid_w: r.grid_w,
-            load_w: r.load_w,
-            motor_rpm: r.motor_rpm,
-            motor_on: r.motor_on,
-            dc_bus_v: r.dc_bus_v,
-            temperature_c: r.temperature_c,
-        }
+        let online = (end - r.time).num_seconds() <= self.record.offline_timeout_s;
+        StatusRecord::from_reading(&self.id, r, r.time, online)
     }
 
     /// Clouds drift over a site with a period of about 40 minutes.

@@ -1,38 +1,22 @@
 //! The ingest endpoints against the real router and SurrealKV: Particle webhook, direct
 //! path, exactly-once storage, rollups, offline detection, events, bad input.
 
-use chrono::{DateTime, Duration, DurationRound, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{json, Value};
 use sunfleet_app::devices::model::DeviceId;
 use sunfleet_app::telemetry::store::{
     count_readings, dead_letters, device_events, rollups, RollupTable,
 };
-use sunfleet_tests::{device_token, spawn_app, DeviceSpec, TestApp};
+use sunfleet_tests::{device_token, minute, spawn_app, DeviceSpec, TestApp};
 
 const SECRET: &str = "particle-test-secret-0123456789";
 const DEVICE: &str = "e00fce68aaaaaaaaaaaaaaaa";
 
 async fn app_with_device() -> (TestApp, DeviceId) {
     let app = spawn_app().await;
-    app.add_customers(&["valley-farms"]).await;
     app.add_integration("particle", SECRET).await;
-    let id = app
-        .add_device(
-            DeviceSpec {
-                id: DEVICE,
-                name: "Valley Well 1",
-                owner: "valley-farms",
-                model: "SPC-5",
-                last: None,
-            },
-            Utc::now(),
-        )
-        .await;
+    let id = app.add_valley_device(DEVICE).await;
     (app, id)
-}
-
-fn minute(ago: i64) -> DateTime<Utc> {
-    Utc::now().duration_trunc(Duration::minutes(1)).unwrap() - Duration::minutes(ago)
 }
 
 fn status(at: DateTime<Utc>, solar_w: f64) -> Value {

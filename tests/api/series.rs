@@ -1,31 +1,15 @@
 //! The telemetry series server function: raw, hourly and daily points for one device or the
 //! fleet, at most 2,000 points, with clear errors for impossible requests.
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use sunfleet_tests::{device_token, spawn_app, DeviceSpec, TestApp};
+use sunfleet_tests::{device_token, minute, spawn_app, TestApp};
 
 const DEVICE: &str = "e00fce68aaaaaaaaaaaaaaaa";
 
-fn minute(ago: i64) -> DateTime<Utc> {
-    Utc::now().duration_trunc(Duration::minutes(1)).unwrap() - Duration::minutes(ago)
-}
-
 async fn app_with_readings(minutes: i64) -> TestApp {
     let app = spawn_app().await;
-    app.add_customers(&["valley-farms"]).await;
-    let id = app
-        .add_device(
-            DeviceSpec {
-                id: DEVICE,
-                name: "Valley Well 1",
-                owner: "valley-farms",
-                model: "SPC-5",
-                last: None,
-            },
-            Utc::now(),
-        )
-        .await;
+    let id = app.add_valley_device(DEVICE).await;
     let readings: Vec<Value> = (0..minutes)
         .map(|m| {
             json!({"time": minute(minutes - m).to_rfc3339(), "solar_w": 600.0, "grid_w": 0.0,

@@ -40,6 +40,31 @@ pub struct StatusRecord {
     pub temperature_c: f64,
 }
 
+impl StatusRecord {
+    /// The latest-status row for `reading`, last heard from at `heard`.
+    pub fn from_reading(
+        device: &DeviceId,
+        reading: &crate::telemetry::model::Status,
+        heard: DateTime<Utc>,
+        online: bool,
+    ) -> Self {
+        StatusRecord {
+            id: status_record(device),
+            last_seen: reading.time,
+            last_heard: Some(heard),
+            online,
+            fault_code: reading.fault_code,
+            solar_w: reading.solar_w,
+            grid_w: reading.grid_w,
+            load_w: reading.load_w,
+            motor_rpm: reading.motor_rpm,
+            motor_on: reading.motor_on,
+            dc_bus_v: reading.dc_bus_v,
+            temperature_c: reading.temperature_c,
+        }
+    }
+}
+
 /// A device as written at registration (the demo seed uses it; the registration UI will).
 #[derive(Debug, Clone, SurrealValue)]
 pub struct NewDevice {

@@ -45,6 +45,28 @@ impl ReadingRecord {
     }
 }
 
+impl ReadingRecord {
+    /// The reading as a `Status` again (`time` is the second half of its id).
+    pub fn status(self, time: DateTime<Utc>) -> Status {
+        Status {
+            time,
+            solar_w: self.solar_w,
+            grid_w: self.grid_w,
+            load_w: self.load_w,
+            motor_rpm: self.motor_rpm,
+            motor_on: self.motor_on,
+            dc_bus_v: self.dc_bus_v,
+            temperature_c: self.temperature_c,
+            fault_code: self.fault_code,
+            schedule_version: self.schedule_version,
+            extra: match self.extra {
+                Some(serde_json::Value::Object(map)) => map,
+                _ => Default::default(),
+            },
+        }
+    }
+}
+
 /// `[device, time]`: the key of a reading, and of a rollup bucket (with its start time).
 fn device_time_key(device: &DeviceId, at: DateTime<Utc>) -> Array {
     Array::from(vec![
@@ -277,38 +299,13 @@ pub async fn samples(
 /// One stored reading, if there is one at exactly `at`.
 pub async fn reading(db: &Db, device: &DeviceId, at: DateTime<Utc>) -> Result<Option<Status>> {
     let mut response = db
-        .query("SELECT * OMIT id, extra FROM ONLY $id")
+        .query("SELECT * FROM ONLY $id")
         .bind(("id", reading_record(device, at)))
         .await
         .and_then(|r| r.check())
         .map_err(internal("read a reading"))?;
-    let row: Option<ReadingRow> = response.take(0).map_err(internal("read a reading"))?;
-    Ok(row.map(|r| Status {
-        time: at,
-        solar_w: r.solar_w,
-        grid_w: r.grid_w,
-        load_w: r.load_w,
-        motor_rpm: r.motor_rpm,
-        motor_on: r.motor_on,
-        dc_bus_v: r.dc_bus_v,
-        temperature_c: r.temperature_c,
-        fault_code: r.fault_code,
-        schedule_version: r.schedule_version,
-        extra: Default::default(),
-    }))
-}
-
-#[derive(Debug, SurrealValue)]
-struct ReadingRow {
-    solar_w: f64,
-    grid_w: f64,
-    load_w: f64,
-    motor_rpm: i64,
-    motor_on: bool,
-    dc_bus_v: f64,
-    temperature_c: f64,
-    fault_code: Option<i64>,
-    schedule_version: Option<i64>,
+    let row: Option<ReadingRecord> = response.take(0).map_err(internal("read a reading"))?;
+    Ok(row.map(|r| r.status(at)))
 }
 
 /// How many readings one device has in `[from, to]` (a key-range scan, no table scan).

@@ -447,7 +447,7 @@ impl Pipeline {
                 s.last_heard = Some(now);
                 s
             }
-            _ => status_of(device, newest, now),
+            _ => StatusRecord::from_reading(device, newest, now, true),
         });
         state.status_dirty = true;
         Ok(())
@@ -689,7 +689,8 @@ impl Pipeline {
                         .as_ref()
                         .and_then(|s| s.last_heard)
                         .unwrap_or(t);
-                    state.status = Some(status_of(id, &reading, heard.max(t)));
+                    state.status =
+                        Some(StatusRecord::from_reading(id, &reading, heard.max(t), true));
                     state.status_dirty = true;
                 }
             }
@@ -757,23 +758,6 @@ impl Flush {
 
 fn state_date(day_start: DateTime<Utc>, tz: &Tz) -> NaiveDate {
     local_day(day_start, tz).0
-}
-
-fn status_of(device: &DeviceId, r: &Status, heard: DateTime<Utc>) -> StatusRecord {
-    StatusRecord {
-        id: status_record(device),
-        last_seen: r.time,
-        last_heard: Some(heard),
-        online: true,
-        fault_code: r.fault_code,
-        solar_w: r.solar_w,
-        grid_w: r.grid_w,
-        load_w: r.load_w,
-        motor_rpm: r.motor_rpm,
-        motor_on: r.motor_on,
-        dc_bus_v: r.dc_bus_v,
-        temperature_c: r.temperature_c,
-    }
 }
 
 /// The latest reading as a rollup sample (the start of the next energy segment).
