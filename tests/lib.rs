@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use sunfleet::{router, AppState};
+use sunfleet_app::accounts::model::Persona;
+use sunfleet_app::accounts::users;
 use sunfleet_app::db::{self, Db, DbConfig};
 use sunfleet_app::devices::model::DeviceId;
 use sunfleet_app::devices::store::{self as devices, NewDevice, StatusRecord};
@@ -15,6 +17,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub db: Db,
     pub client: reqwest::Client,
+    /// The admin every helper without a `_as` acts as.
+    pub admin: Who,
     /// Keeps the database directory alive for the test's duration.
     pub dir: tempfile::TempDir,
     /// The server's ingest writer and auth caches.
@@ -43,7 +47,60 @@ pub async fn spawn_app() -> TestApp {
     };
     let db = db::connect(&config).await.expect("open test database");
     db::migrate(&db).await.expect("migrate test database");
+    orgs::insert_orgs(&db, vec![operator()])
+        .await
+        .expect("operator org");
+    create_user(&db, Persona::Admin, ADMIN_EMAIL, "operator").await;
     serve(db, dir, AppState::new).await
+}
+
+pub const ADMIN_EMAIL: &str = "admin@test.example";
+/// Every test user's password.
+pub const PASSWORD: &str = "test-password-123";
+
+fn operator() -> NewOrg {
+    NewOrg {
+        id: org_record("operator"),
+        name: "Operator".into(),
+        kind: "operator".into(),
+        parent: None,
+    }
+}
+
+async fn create_user(db: &Db, persona: Persona, email: &str, org: &str) {
+    users::create_user(
+        db,
+        users::UserSpec {
+            email: email.into(),
+            name: email.split('@').next().unwrap().into(),
+            persona,
+            org: org_record(org),
+            password: Some(PASSWORD.into()),
+        },
+    )
+    .await
+    .expect("create test user");
+}
+
+/// Credentials a request is sent with: a session cookie, an API key, or nothing.
+#[derive(Debug, Clone)]
+pub enum Who {
+    Anonymous,
+    Session(String),
+    Key(String),
+}
+
+impl Who {
+    pub fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Who::Anonymous => request,
+            Who::Session(token) => request.header(
+                "cookie",
+                format!("{}={token}", sunfleet_app::accounts::caller::SESSION_COOKIE),
+            ),
+            Who::Key(key) => request.header("authorization", format!("Bearer {key}")),
+        }
+    }
 }
 
 async fn serve(db: Db, dir: tempfile::TempDir, state: impl FnOnce(Db) -> AppState) -> TestApp {
@@ -55,19 +112,65 @@ async fn serve(db: Db, dir: tempfile::TempDir, state: impl FnOnce(Db) -> AppStat
     let state = state(db.clone());
     let ingest = state.ingest.clone();
     let app = router(state);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.expect("server");
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .expect("server");
     });
+    let admin = sign_in(&client, addr, ADMIN_EMAIL, PASSWORD)
+        .await
+        .expect("the test admin signs in");
     TestApp {
         addr,
         db,
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
+        client,
+        admin,
         dir,
         ingest,
         server,
+    }
+}
+
+/// Signs in through `/api/login`; the session cookie, or the status and body of a refusal.
+pub async fn sign_in(
+    client: &reqwest::Client,
+    addr: SocketAddr,
+    email: &str,
+    password: &str,
+) -> Result<Who, (u16, Value)> {
+    let response = client
+        .post(format!("http://{addr}/api/login"))
+        .form(&[("email", email), ("password", password)])
+        .send()
+        .await
+        .expect("login request");
+    let status = response.status().as_u16();
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.strip_prefix(&format!(
+                "{}=",
+                sunfleet_app::accounts::caller::SESSION_COOKIE
+            ))
+            .map(|rest| rest.split(';').next().unwrap_or("").to_string())
+        });
+    let body = response.text().await.expect("login body");
+    match (status, cookie) {
+        (200, Some(token)) => Ok(Who::Session(token)),
+        _ => Err((
+            status,
+            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        )),
     }
 }
 
@@ -107,12 +210,7 @@ impl TestApp {
     /// Creates an operator, and customer orgs named by slug (their name is the slug in
     /// Title Case words).
     pub async fn add_customers(&self, slugs: &[&str]) {
-        let mut rows = vec![NewOrg {
-            id: org_record("operator"),
-            name: "Operator".into(),
-            kind: "operator".into(),
-            parent: None,
-        }];
+        let mut rows = vec![operator()];
         rows.extend(slugs.iter().map(|slug| NewOrg {
             id: org_record(slug),
             name: title(slug),
@@ -166,6 +264,34 @@ impl TestApp {
             .expect("insert status");
         }
         id
+    }
+
+    /// Adds orgs under existing parents: (slug, kind, parent slug).
+    pub async fn add_orgs(&self, orgs: &[(&str, &str, &str)]) {
+        let rows = orgs
+            .iter()
+            .map(|(slug, kind, parent)| NewOrg {
+                id: org_record(slug),
+                name: title(slug),
+                kind: (*kind).into(),
+                parent: Some(org_record(parent)),
+            })
+            .collect();
+        orgs::insert_orgs(&self.db, rows)
+            .await
+            .expect("insert orgs");
+    }
+
+    /// Creates a user of `persona` in `org` (password [`PASSWORD`]) and signs them in.
+    pub async fn add_user(&self, persona: Persona, email: &str, org: &str) -> Who {
+        create_user(&self.db, persona, email, org).await;
+        self.sign_in(email, PASSWORD)
+            .await
+            .expect("new user signs in")
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<Who, (u16, Value)> {
+        sign_in(&self.client, self.addr, email, password).await
     }
 
     /// A customer "valley-farms" with one never-seen SPC-5 device, "Valley Well 1".
@@ -231,11 +357,15 @@ impl TestApp {
         self.post_fn("/api/device", &[("id", id)]).await
     }
 
+    /// Calls a server function as the test admin.
     pub async fn post_fn(&self, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
-        let response = self
-            .client
-            .post(self.url(path))
-            .form(form)
+        self.post_fn_as(&self.admin, path, form).await
+    }
+
+    /// Calls a server function (form-encoded POST, as the browser does) as `who`.
+    pub async fn post_fn_as(&self, who: &Who, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let response = who
+            .apply(self.client.post(self.url(path)).form(form))
             .send()
             .await
             .expect("request");
@@ -246,10 +376,19 @@ impl TestApp {
         (status, json)
     }
 
+    /// GETs a page or endpoint as the test admin.
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let response = self
-            .client
-            .get(self.url(path))
+        self.get_as(&self.admin, path).await
+    }
+
+    /// GETs as a browser would (accepting HTML).
+    pub async fn get_as(&self, who: &Who, path: &str) -> (u16, String) {
+        let response = who
+            .apply(
+                self.client
+                    .get(self.url(path))
+                    .header("accept", "text/html"),
+            )
             .send()
             .await
             .expect("request");

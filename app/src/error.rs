@@ -17,14 +17,21 @@ pub enum AppError {
     NotFound { what: &'static str },
     #[error("sign in required")]
     Unauthorized,
+    /// Credentials were presented and refused; `code` says how (`invalid_credentials`,
+    /// `api_key_revoked`, …).
+    #[error("{message}")]
+    Unauthenticated { code: &'static str, message: String },
     #[error("not allowed")]
     Forbidden,
+    /// Refused for a reason the caller can act on; `code` says which.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     #[error("{message}")]
     Validation { message: String },
     #[error("{message}")]
     Conflict { message: String },
-    #[error("too many requests, try again later")]
-    RateLimited,
+    #[error("too many attempts; try again in {retry_after_s} s")]
+    RateLimited { retry_after_s: u32 },
     /// The request could not be read at all; `code` says how (`invalid_json`, …).
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
@@ -75,10 +82,12 @@ impl AppError {
         match self {
             Self::NotFound { what } => format!("{}_not_found", what.replace(' ', "_")),
             Self::Unauthorized => "unauthorized".into(),
+            Self::Unauthenticated { code, .. } => (*code).into(),
             Self::Forbidden => "forbidden".into(),
+            Self::Refused { code, .. } => (*code).into(),
             Self::Validation { .. } => "validation_failed".into(),
             Self::Conflict { .. } => "conflict".into(),
-            Self::RateLimited => "rate_limited".into(),
+            Self::RateLimited { .. } => "rate_limited".into(),
             Self::BadRequest { code, .. } => (*code).into(),
             Self::Unprocessable { code, .. } => (*code).into(),
             Self::PayloadTooLarge { .. } => "payload_too_large".into(),
@@ -93,11 +102,11 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             Self::NotFound { .. } => 404,
-            Self::Unauthorized => 401,
-            Self::Forbidden => 403,
+            Self::Unauthorized | Self::Unauthenticated { .. } => 401,
+            Self::Forbidden | Self::Refused { .. } => 403,
             Self::Validation { .. } => 422,
             Self::Conflict { .. } => 409,
-            Self::RateLimited => 429,
+            Self::RateLimited { .. } => 429,
             Self::BadRequest { .. } => 400,
             Self::Unprocessable { .. } => 422,
             Self::PayloadTooLarge { .. } => 413,
@@ -139,7 +148,6 @@ impl From<ErrorBody> for AppError {
             "forbidden" => Self::Forbidden,
             "validation_failed" => Self::Validation { message: b.message },
             "conflict" => Self::Conflict { message: b.message },
-            "rate_limited" => Self::RateLimited,
             "internal" => Self::Internal,
             "device_not_found" => Self::NotFound { what: "device" },
             _ => Self::Other {

@@ -4,8 +4,10 @@
 
 #![recursion_limit = "256"]
 
+pub mod accounts;
 pub mod devices;
 pub mod error;
+pub mod home;
 pub mod orgs;
 pub mod telemetry;
 pub mod ui;
@@ -18,7 +20,9 @@ use leptos_meta::{provide_meta_context, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
+use accounts::LoginPage;
 use devices::{DevicePage, FleetPage};
+use home::HomePage;
 use ui::{Layout, NotFound};
 
 /// The HTML document around the app, rendered on the server only.
@@ -54,7 +58,9 @@ pub fn App() -> impl IntoView {
                 // Async SSR: the status code (a 404 for an unknown device) is only known once
                 // the data is loaded, and it must be sent before the body.
                 <Routes fallback=|| view! { <NotFound /> }>
-                    <Route path=StaticSegment("") view=FleetPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("fleet") view=FleetPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("login") view=LoginPage ssr=SsrMode::Async />
                     <Route
                         path=(StaticSegment("devices"), ParamSegment("id"))
                         view=DevicePage

@@ -1,18 +1,10 @@
-import { test, expect, Page, APIRequestContext } from "@playwright/test";
+import { test, expect, APIRequestContext } from "@playwright/test";
+import { hydrated, signIn, watchConsole } from "./helpers";
 
-// Every console error or uncaught exception fails the test that caused it.
-function watchConsole(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (msg) => {
-    if (msg.type() === "error") errors.push(msg.text());
-  });
-  page.on("pageerror", (err) => errors.push(String(err)));
-  return errors;
-}
-
-async function hydrated(page: Page) {
-  await expect(page.locator("body[data-hydrated=true]")).toHaveCount(1);
-}
+// The admin sees the whole demo fleet.
+test.beforeEach(async ({ page }) => {
+  await signIn(page, "admin");
+});
 
 // Same formatting as app/src/ui/format.rs.
 function watts(w: number): string {
@@ -29,9 +21,10 @@ async function callFn(request: APIRequestContext, fn: string, form: Record<strin
 
 test("filter the fleet, open a device and see its values from the database", async ({
   page,
-  request,
 }) => {
   const errors = watchConsole(page);
+  // The page's own request context carries the session cookie.
+  const request = page.request;
   // What the database says, through the same server function the page uses.
   const fleet = await callFn(request, "fleet", { query: "" });
   expect(fleet.total).toBeGreaterThanOrEqual(200);
@@ -41,7 +34,7 @@ test("filter the fleet, open a device and see its values from the database", asy
   const detail = await callFn(request, "device", { id: device.id });
   expect(detail.name).toBe(device.name);
 
-  await page.goto("/");
+  await page.goto("/fleet");
   await hydrated(page);
   await expect(page.getByRole("heading", { name: "Fleet", level: 1 })).toBeVisible();
   await expect(page.getByText(`${fleet.total} devices`)).toBeVisible();
@@ -79,7 +72,7 @@ test("filter the fleet, open a device and see its values from the database", asy
 
 test("an empty filter result says so and offers the whole fleet back", async ({ page }) => {
   const errors = watchConsole(page);
-  await page.goto("/");
+  await page.goto("/fleet");
   await hydrated(page);
   await page.getByLabel("Filter devices").fill("no device is called this");
   await expect(page.getByText("No device matches this filter.")).toBeVisible();
@@ -98,7 +91,7 @@ test("an unknown device is a 404 page", async ({ page }) => {
 test("the fleet is usable on a phone-sized screen", async ({ page }) => {
   const errors = watchConsole(page);
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.goto("/");
+  await page.goto("/fleet");
   await hydrated(page);
   const firstRow = page.locator("table.fleet tbody tr").first();
   await expect(firstRow).toBeVisible();

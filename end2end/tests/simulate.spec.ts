@@ -1,11 +1,8 @@
-import { test, expect, Page } from "@playwright/test";
+import { test, expect } from "@playwright/test";
 import { execFileSync } from "node:child_process";
+import { hydrated, signIn } from "./helpers";
 
 // Runs after fleet.spec.ts (files run in name order on one worker): it changes the fleet.
-
-async function hydrated(page: Page) {
-  await expect(page.locator("body[data-hydrated=true]")).toHaveCount(1);
-}
 
 test("the fleet simulator brings silent devices back online on the fleet page", async ({
   page,
@@ -15,8 +12,7 @@ test("the fleet simulator brings silent devices back online on the fleet page", 
   page.on("console", (msg) => msg.type() === "error" && errors.push(msg.text()));
   page.on("pageerror", (err) => errors.push(String(err)));
 
-  await page.goto("/");
-  await hydrated(page);
+  await signIn(page, "admin", "/fleet");
   const offline = page.locator("table.fleet tbody tr:has(span.badge.offline)");
   const before = await offline.count();
   expect(before, "the demo has devices that went silent").toBeGreaterThan(0);

@@ -39,6 +39,14 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Manage users. `user add --email you@example.com --persona admin` creates the first
+    /// admin. With the embedded database, stop the server first.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Write a fleet of demo-style devices (and optionally history) into the database and
     /// exit: for load tests with more devices than the demo's 240.
     Seed {
@@ -71,6 +79,26 @@ enum IntegrationCommand {
     Revoke { name: String },
 }
 
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user. The password comes from SUNFLEET_NEW_PASSWORD, or is generated and
+    /// printed once.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// admin, partner, dealer or customer.
+        #[arg(long)]
+        persona: String,
+        /// The org (its id, e.g. `acme-farms`); admins default to the operator org, which
+        /// is created if the database has none.
+        #[arg(long)]
+        org: Option<String>,
+        /// Display name (default: the part of the email before `@`).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
 pub async fn run() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
@@ -78,6 +106,7 @@ pub async fn run() -> ExitCode {
         Command::Serve(args) => crate::http::serve(args).await,
         Command::Migrate { db } => migrate(db).await,
         Command::Integration { command, db } => integration(command, db).await,
+        Command::User { command, db } => user(command, db).await,
         Command::Seed {
             devices,
             days,
@@ -137,6 +166,72 @@ async fn integration(command: IntegrationCommand, db: DbArgs) -> anyhow::Result<
         IntegrationCommand::Revoke { name } => {
             integrations::revoke(&db, &name).await?;
             println!("integration {name:?} revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn user(command: UserCommand, db: DbArgs) -> anyhow::Result<()> {
+    use sunfleet_app::accounts::model::Persona;
+    use sunfleet_app::accounts::users::{create_user, UserSpec};
+    use sunfleet_app::orgs::store::{self as orgs, org_record, NewOrg};
+    let db = sunfleet_app::db::connect(&db.to_config()).await?;
+    sunfleet_app::db::migrate(&db).await?;
+    match command {
+        UserCommand::Add {
+            email,
+            persona,
+            org,
+            name,
+        } => {
+            let persona =
+                Persona::parse(&persona).map_err(|e| anyhow::anyhow!("--persona: {e}"))?;
+            let org = match (org, persona) {
+                (Some(slug), _) => org_record(&slug),
+                (None, Persona::Admin) => match orgs::operator(&db).await? {
+                    Some(id) => id,
+                    None => {
+                        let id = org_record("operator");
+                        orgs::insert_orgs(
+                            &db,
+                            vec![NewOrg {
+                                id: id.clone(),
+                                name: "Operator".into(),
+                                kind: "operator".into(),
+                                parent: None,
+                            }],
+                        )
+                        .await?;
+                        id
+                    }
+                },
+                (None, _) => anyhow::bail!("--org is required for a {persona} user"),
+            };
+            let (password, generated) = match std::env::var("SUNFLEET_NEW_PASSWORD") {
+                Ok(p) => (p, false),
+                Err(_) => (sunfleet_app::accounts::secret::token(""), true),
+            };
+            let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or("").to_string());
+            create_user(
+                &db,
+                UserSpec {
+                    email: email.clone(),
+                    name,
+                    persona,
+                    org: org.clone(),
+                    password: Some(password.clone()),
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "{persona} user {} added to {}",
+                email.trim().to_lowercase(),
+                sunfleet_app::db::key_string(&org)
+            );
+            if generated {
+                println!("Its password, shown only now:\n\n  {password}\n");
+            }
         }
     }
     Ok(())

@@ -17,6 +17,7 @@ use chrono_tz::Tz;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use sunfleet_app::accounts::model::Persona;
 use sunfleet_app::db::Db;
 use sunfleet_app::devices::model::DeviceId;
 use sunfleet_app::devices::store::{self as devices, NewDevice, NewLocation, StatusRecord};
@@ -57,6 +58,66 @@ pub async fn seed_once(db: &Db) -> anyhow::Result<()> {
     sunfleet_app::db::set_flag(db, FLAG)
         .await
         .context("writing demo marker")?;
+    Ok(())
+}
+
+/// The demo's sign-ins, one per persona: (persona, email, name, org slug, password). For a
+/// demo database only; printed at start-up and listed in the README.
+pub const DEMO_USERS: &[(Persona, &str, &str, &str, &str)] = &[
+    (
+        Persona::Admin,
+        "admin@sunfleet.example",
+        "Ada Admin",
+        "sunfleet-manufacturing",
+        "demo-admin-password",
+    ),
+    (
+        Persona::Partner,
+        "partner@sunfleet.example",
+        "Pat Partner",
+        "agrilogic",
+        "demo-partner-password",
+    ),
+    (
+        Persona::Dealer,
+        "dealer@sunfleet.example",
+        "Dana Dealer",
+        "rocky-mountain-pumps",
+        "demo-dealer-password",
+    ),
+    (
+        Persona::Customer,
+        "customer@sunfleet.example",
+        "Cary Customer",
+        "platte-valley-farms",
+        "demo-customer-password",
+    ),
+];
+
+/// Creates the demo users that are missing (a demo database from before accounts gets them
+/// too) and prints how to sign in.
+pub async fn ensure_demo_users(db: &Db) -> anyhow::Result<()> {
+    use sunfleet_app::accounts::model::Email;
+    use sunfleet_app::accounts::{store, users};
+    println!("demo sign-ins (demo database only):");
+    for (persona, email, name, org, password) in DEMO_USERS {
+        let parsed = Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
+        if store::user_by_email(db, &parsed).await?.is_none() {
+            users::create_user(
+                db,
+                users::UserSpec {
+                    email: (*email).into(),
+                    name: (*name).into(),
+                    persona: *persona,
+                    org: org_record(org),
+                    password: Some((*password).into()),
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("demo user {email}: {e}"))?;
+        }
+        println!("  {:<9} {email:<27} {password}", persona.as_str());
+    }
     Ok(())
 }
 
@@ -457,9 +518,9 @@ impl Fleet {
         let mut site_counter = std::collections::HashMap::<String, u32>::new();
         for n in 0..count {
             let town = TOWNS[rng.random_range(0..TOWNS.len())];
-            let (_town, state, lat0, lon0, tz_name, dealer) = town;
-            // Partner devices: a few in Arizona, owned by the partner's customer.
-            let partner_owned = n % 24 == 7 && state == "AZ";
+            let (_town, _state, lat0, lon0, tz_name, dealer) = town;
+            // Partner devices: one in 24, wherever they are, owned by the partner's customer.
+            let partner_owned = n % 24 == 7;
             let customers: Vec<_> = CUSTOMERS.iter().filter(|c| c.2 == dealer).collect();
             let customer = customers[rng.random_range(0..customers.len())];
             let (owner_slug, owner_name) = if partner_owned {

@@ -3,9 +3,9 @@
 use anyhow::Context as _;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, MethodRouter};
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -23,6 +23,7 @@ pub struct AppState {
     pub db: Db,
     pub leptos: LeptosOptions,
     pub ingest: crate::ingest::Ingest,
+    pub login_throttle: std::sync::Arc<sunfleet_app::accounts::throttle::LoginThrottle>,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -46,13 +47,22 @@ impl AppState {
             .env(leptos::config::Env::PROD)
             .build();
         let ingest = crate::ingest::Ingest::new(db.clone(), readings);
-        Self { db, leptos, ingest }
+        Self {
+            db,
+            leptos,
+            ingest,
+            login_throttle: Default::default(),
+        }
     }
 
     /// Context every page render and server function gets.
     fn provide(&self) -> impl Fn() + Clone + Send + 'static {
         let db = self.db.clone();
-        move || provide_context(db.clone())
+        let throttle = self.login_throttle.clone();
+        move || {
+            provide_context(db.clone());
+            provide_context(throttle.clone());
+        }
     }
 }
 
@@ -60,16 +70,54 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let provide = state.provide();
     let options = state.leptos.clone();
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/api/{*rest}", any(unknown_api))
-        .merge(crate::ingest::routes())
+    // Pages and server functions sit behind the gate (caller resolution, sign-in, cross-site
+    // check); the open routes (health, ingest) have their own rules and credentials.
+    let gated = Router::new()
+        .route(UNKNOWN_API, any(unknown_api))
         .leptos_routes_with_context(&state, routes, provide, move || shell(options.clone()))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::gate,
+        ));
+    open_routes()
+        .into_iter()
+        .fold(gated, |router, (_, path, route)| router.route(path, route))
         .fallback(asset_or_not_found)
         .layer(axum::middleware::map_response(server_fn_error_status))
         .layer(CompressionLayer::new().quality(CompressionLevel::Precise(4)))
         .with_state(state)
+}
+
+/// Catches every `/api/` path that is not a server function.
+const UNKNOWN_API: &str = "/api/{*rest}";
+
+/// Routes outside the gate: (method, path, handler).
+fn open_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    let mut routes = vec![
+        (Method::GET, "/healthz", get(|| async { "ok" })),
+        (Method::GET, "/readyz", get(readyz)),
+    ];
+    routes.extend(crate::ingest::routes());
+    routes
+}
+
+/// Every (method, route) the router serves, named as the router names them: pages, server
+/// functions, the catch-all for unknown `/api/` paths (`ANY`) and the open routes. The
+/// authorization matrix test checks it has an entry for each.
+pub fn endpoints() -> Vec<(String, String)> {
+    let pages = generate_route_list(App)
+        .into_iter()
+        .map(|r| ("GET".to_string(), r.path().to_string()));
+    let functions = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, method)| (method.to_string(), path.to_string()));
+    let open = open_routes()
+        .into_iter()
+        .map(|(method, path, _)| (method.to_string(), path.to_string()));
+    pages
+        .chain(functions)
+        .chain(open)
+        .chain([("ANY".to_string(), UNKNOWN_API.to_string())])
+        .collect()
 }
 
 /// leptos registers a route per server function; anything else under `/api/` lands here.
@@ -96,7 +144,7 @@ async fn server_fn_error_status(response: Response) -> Response {
     Response::from_parts(parts, Body::from(bytes))
 }
 
-fn error_response(error: AppError) -> Response {
+pub(crate) fn error_response(error: AppError) -> Response {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, axum::Json(error)).into_response()
 }
@@ -135,6 +183,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::new(db.clone());
     if args.demo {
         crate::demo::seed_once(&db).await?;
+        crate::demo::ensure_demo_users(&db).await?;
         tokio::spawn(crate::demo::keep_alive(
             db.clone(),
             state.ingest.writer.clone(),
@@ -146,18 +195,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = bind(args.addr).await?;
     let app = router(state);
     tracing::info!(addr = %args.addr, "sunfleet is listening on http://{}", args.addr);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server stopped")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server stopped")?;
     Ok(())
 }
 
 /// Binds with TCP_NODELAY: without it every streamed response stalls ~40 ms on the client's
 /// delayed ACK (BUILD.md, measured).
-pub async fn bind(
-    addr: std::net::SocketAddr,
-) -> anyhow::Result<impl axum::serve::Listener<Addr = std::net::SocketAddr>> {
+pub async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<Listener> {
     use axum::serve::ListenerExt;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
@@ -168,9 +218,15 @@ pub async fn bind(
             anyhow::anyhow!("SUNFLEET_ADDR: cannot listen on {addr}: {e}")
         }
     })?;
-    Ok(listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    }))
+    Ok(listener.tap_io(nodelay as fn(&mut tokio::net::TcpStream)))
+}
+
+/// The listener `bind` returns; a named type so that connection info (the peer address)
+/// can be extracted from it.
+pub type Listener = axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)>;
+
+fn nodelay(tcp: &mut tokio::net::TcpStream) {
+    let _ = tcp.set_nodelay(true);
 }
 
 async fn shutdown_signal() {

@@ -2,6 +2,7 @@
 //! A library so that integration tests start exactly the router the binary serves.
 
 pub mod assets;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod demo;

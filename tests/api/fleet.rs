@@ -142,7 +142,7 @@ async fn an_empty_fleet_is_an_empty_list_not_an_error() {
 #[tokio::test]
 async fn the_fleet_page_renders_rows_from_the_database() {
     let app = three_devices().await;
-    let (status, html) = app.get("/?q=canal").await;
+    let (status, html) = app.get("/fleet?q=canal").await;
     assert_eq!(status, 200);
     assert!(html.contains("Canal Pump 2"), "filtered row present");
     assert!(!html.contains("North Well 1"), "other rows filtered out");

@@ -1,8 +1,10 @@
 //! Integration tests: the real router over HTTP with a fresh SurrealKV database each.
 
+mod accounts;
 mod demo;
 mod device;
 mod fleet;
 mod ingest;
+mod matrix;
 mod ops;
 mod series;

@@ -11,6 +11,7 @@ use super::Db;
 const STEPS: &[&str] = &[
     include_str!("schema_v1.surql"),
     include_str!("schema_v2.surql"),
+    include_str!("schema_v3.surql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = STEPS.len() as i64;
@@ -82,6 +83,37 @@ mod tests {
         let db = fresh().await;
         assert_eq!(migrate(&db).await.unwrap(), SCHEMA_VERSION);
         assert_eq!(migrate(&db).await.unwrap(), SCHEMA_VERSION);
+    }
+
+    #[tokio::test]
+    async fn orgs_from_before_accounts_get_their_ancestry_filled_in() {
+        let db = fresh().await;
+        // A version 2 database: parent links, no ancestors.
+        for step in &STEPS[..2] {
+            db.query(*step).await.unwrap().check().unwrap();
+        }
+        db.query(
+            "CREATE org:op SET name = 'Op', kind = 'operator';
+             CREATE org:dealer SET name = 'D', kind = 'dealer', parent = org:op;
+             CREATE org:farm SET name = 'F', kind = 'customer', parent = org:dealer;",
+        )
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+        db.query(STEPS[2]).await.unwrap().check().unwrap();
+        let mut response = db
+            .query("SELECT VALUE ancestors FROM org:farm")
+            .await
+            .unwrap();
+        let ancestors: Vec<Vec<surrealdb::types::RecordId>> = response.take(0).unwrap();
+        assert_eq!(
+            ancestors,
+            vec![vec![
+                surrealdb::types::RecordId::new("org", "op"),
+                surrealdb::types::RecordId::new("org", "dealer")
+            ]]
+        );
     }
 
     #[tokio::test]

@@ -111,6 +111,21 @@ pub fn db() -> Result<Db, AppError> {
     })
 }
 
+/// The key of a record id as text (`org:acme` → `acme`).
+pub fn key_string(id: &surrealdb::types::RecordId) -> String {
+    use surrealdb::types::RecordIdKey;
+    match &id.key {
+        RecordIdKey::String(s) => s.clone(),
+        RecordIdKey::Number(n) => n.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A record id as `table:key`, for logs and the audit trail.
+pub fn record_string(id: &surrealdb::types::RecordId) -> String {
+    format!("{}:{}", id.table, key_string(id))
+}
+
 /// Maps a database failure to an opaque internal error, logging the detail.
 pub fn internal(context: &'static str) -> impl FnOnce(surrealdb::Error) -> AppError {
     move |e| AppError::internal(context, e)

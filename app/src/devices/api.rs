@@ -1,6 +1,5 @@
-//! Server functions for devices. Each one resolves the database, then calls the store.
-//! (Caller resolution and scoping arrive with the accounts issue; until then every caller
-//! sees the whole fleet, which is what the demo admin would see.)
+//! Server functions for devices: resolve the caller, authorize, call the store with the
+//! caller's scope.
 
 use leptos::prelude::*;
 
@@ -13,6 +12,8 @@ use crate::error::AppError;
 pub async fn list_fleet(query: String) -> Result<FleetList, AppError> {
     crate::error::respond(
         async {
+            let caller = crate::accounts::caller::caller()?;
+            caller.require(crate::accounts::caller::Right::Read)?;
             let db = crate::db::db()?;
             let query = query.trim();
             if query.chars().count() > 200 {
@@ -20,7 +21,7 @@ pub async fn list_fleet(query: String) -> Result<FleetList, AppError> {
                     "the filter is longer than 200 characters",
                 ));
             }
-            super::store::fleet(&db, query, chrono::Utc::now()).await
+            super::store::fleet(&db, caller.scope.orgs(), query, chrono::Utc::now()).await
         }
         .await,
     )
@@ -32,11 +33,13 @@ pub async fn list_fleet(query: String) -> Result<FleetList, AppError> {
 pub async fn get_device(id: String) -> Result<DeviceDetail, AppError> {
     crate::error::respond(
         async {
+            let caller = crate::accounts::caller::caller()?;
+            caller.require(crate::accounts::caller::Right::Read)?;
             // An id that cannot exist is reported like a missing one: the page says "not found".
             let id =
                 super::model::DeviceId::parse(&id).map_err(|_| AppError::not_found("device"))?;
             let db = crate::db::db()?;
-            super::store::device(&db, &id, chrono::Utc::now())
+            super::store::device(&db, caller.scope.orgs().as_deref(), &id, chrono::Utc::now())
                 .await?
                 .ok_or(AppError::not_found("device"))
         }

@@ -63,7 +63,7 @@ fn DeviceView(device: DeviceDetail) -> impl IntoView {
         <Title text=name.clone() />
         <section class="page device">
             <nav class="crumbs" aria-label="Breadcrumb">
-                <a href="/">"Fleet"</a>
+                <a href="/fleet">"Fleet"</a>
                 " / "
                 <span aria-current="page">{name.clone()}</span>
             </nav>

@@ -1,5 +1,5 @@
 //! The Fleet page: every device with its connectivity and current power, filterable by text.
-//! The filter lives in the URL (`/?q=…`) so a filtered view can be bookmarked and shared.
+//! The filter lives in the URL (`/fleet?q=…`) so a filtered view can be bookmarked and shared.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -24,9 +24,9 @@ pub fn FleetPage() -> impl IntoView {
     let on_input = move |ev| {
         let value = event_target_value(&ev);
         let url = if value.is_empty() {
-            "/".to_string()
+            "/fleet".to_string()
         } else {
-            format!("/?q={}", query_escape(&value))
+            format!("/fleet?q={}", query_escape(&value))
         };
         navigate(
             &url,
@@ -59,7 +59,7 @@ pub fn FleetPage() -> impl IntoView {
                     }}
                 </Transition>
             </header>
-            <form class="filter" role="search" method="get" action="/">
+            <form class="filter" role="search" method="get" action="/fleet">
                 <label for="fleet-filter">"Filter devices"</label>
                 <input
                     id="fleet-filter"
@@ -113,12 +113,18 @@ fn FleetTable(list: FleetList) -> impl IntoView {
             <div class="empty">
                 <p>"No device matches this filter."</p>
                 <p>
-                    <a href="/">"Show all devices"</a>
+                    <a href="/fleet">"Show all devices"</a>
                 </p>
             </div>
         }
         .into_any();
     }
+    view! { <DeviceTable rows=list.rows /> }.into_any()
+}
+
+/// Devices with owner, status, last contact and current power; cards on narrow screens.
+#[component]
+pub(crate) fn DeviceTable(rows: Vec<FleetRow>) -> impl IntoView {
     view! {
         <div class="table-wrap">
             <table class="fleet">
@@ -133,12 +139,11 @@ fn FleetTable(list: FleetList) -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>
-                    {list.rows.into_iter().map(|row| view! { <FleetLine row /> }).collect_view()}
+                    {rows.into_iter().map(|row| view! { <FleetLine row /> }).collect_view()}
                 </tbody>
             </table>
         </div>
     }
-    .into_any()
 }
 
 #[component]

@@ -9,4 +9,5 @@ pub mod store;
 
 pub use api::{get_device, list_fleet, GetDevice, ListFleet};
 pub use device_page::DevicePage;
+pub(crate) use fleet_page::DeviceTable;
 pub use fleet_page::FleetPage;

@@ -129,6 +129,29 @@ pub async fn set_token_hash(db: &Db, id: &DeviceId, hash: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether the device exists and its owner is in `scope` (`None`: all orgs).
+pub async fn in_scope(db: &Db, scope: Option<&[RecordId]>, id: &DeviceId) -> Result<bool> {
+    let mut response = db
+        .query("SELECT VALUE owner FROM ONLY $device")
+        .bind(("device", device_record(id)))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("device owner"))?;
+    let owner: Option<RecordId> = response.take(0).map_err(internal("device owner"))?;
+    Ok(owner.is_some_and(|o| scope.is_none_or(|orgs| orgs.contains(&o))))
+}
+
+/// Ids of the devices (decommissioned ones too: their history stays theirs) owned by `orgs`.
+pub async fn ids_in(db: &Db, orgs: &[RecordId]) -> Result<Vec<String>> {
+    let mut response = db
+        .query("SELECT VALUE record::id(id) FROM device WHERE owner IN $orgs")
+        .bind(("orgs", orgs.to_vec()))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("devices in scope"))?;
+    response.take(0).map_err(internal("devices in scope"))
+}
+
 pub fn device_record(id: &DeviceId) -> RecordId {
     RecordId::new("device", id.as_str())
 }
@@ -190,15 +213,20 @@ fn connectivity(status: Option<&StatusRecord>, timeout_s: i64, now: DateTime<Utc
     }
 }
 
-/// The live fleet (decommissioned devices excluded), filtered by `query` over name, id,
-/// owner, model and firmware, case-insensitively.
-#[tracing::instrument(skip(db))]
-pub async fn fleet(db: &Db, query: &str, now: DateTime<Utc>) -> Result<FleetList> {
+/// The live fleet (decommissioned devices excluded) of the orgs in `scope` (`None`: all
+/// orgs), filtered by `query` over name, id, owner, model and firmware, case-insensitively.
+#[tracing::instrument(skip(db, scope))]
+pub async fn fleet(
+    db: &Db,
+    scope: Option<Vec<RecordId>>,
+    query: &str,
+    now: DateTime<Utc>,
+) -> Result<FleetList> {
     let mut response = db
         .query(
             "SELECT record::id(id) AS id, name, model, owner.name AS owner, offline_timeout_s
              FROM device
-             WHERE decommissioned_at IS NONE AND (
+             WHERE decommissioned_at IS NONE AND ($all OR owner IN $orgs) AND (
                 $q = ''
                 OR string::lowercase(name) CONTAINS $q
                 OR string::lowercase(record::id(id)) CONTAINS $q
@@ -209,8 +237,13 @@ pub async fn fleet(db: &Db, query: &str, now: DateTime<Utc>) -> Result<FleetList
              ORDER BY name",
         )
         .query("SELECT * FROM device_status")
-        .query("SELECT VALUE count() FROM device WHERE decommissioned_at IS NONE GROUP ALL")
+        .query(
+            "SELECT VALUE count() FROM device
+             WHERE decommissioned_at IS NONE AND ($all OR owner IN $orgs) GROUP ALL",
+        )
         .bind(("q", query.to_lowercase()))
+        .bind(("all", scope.is_none()))
+        .bind(("orgs", scope.unwrap_or_default()))
         .await
         .and_then(|r| r.check())
         .map_err(internal("fleet query"))?;
@@ -260,15 +293,23 @@ struct DeviceRecord {
     lon: Option<f64>,
     installed_at: Option<DateTime<Utc>>,
     offline_timeout_s: i64,
+    owner_id: RecordId,
 }
 
-/// One device with its latest status, or `None` when no such device exists.
-#[tracing::instrument(skip(db))]
-pub async fn device(db: &Db, id: &DeviceId, now: DateTime<Utc>) -> Result<Option<DeviceDetail>> {
+/// One device with its latest status, or `None` when no such device exists or its owner
+/// is outside `scope` (`None`: all orgs) — the same answer, so ids cannot be probed.
+#[tracing::instrument(skip(db, scope))]
+pub async fn device(
+    db: &Db,
+    scope: Option<&[RecordId]>,
+    id: &DeviceId,
+    now: DateTime<Utc>,
+) -> Result<Option<DeviceDetail>> {
     let mut response = db
         .query(
             "SELECT name, model, firmware, owner.name AS owner, dealer.name AS dealer, timezone,
-                    location.lat AS lat, location.lon AS lon, installed_at, offline_timeout_s
+                    location.lat AS lat, location.lon AS lon, installed_at, offline_timeout_s,
+                    owner AS owner_id
              FROM ONLY $device",
         )
         .query("SELECT * FROM ONLY $status")
@@ -280,6 +321,9 @@ pub async fn device(db: &Db, id: &DeviceId, now: DateTime<Utc>) -> Result<Option
     let Some(d): Option<DeviceRecord> = response.take(0).map_err(internal("device row"))? else {
         return Ok(None);
     };
+    if scope.is_some_and(|orgs| !orgs.contains(&d.owner_id)) {
+        return Ok(None);
+    }
     let status: Option<StatusRecord> = response.take(1).map_err(internal("device status"))?;
     let tz: chrono_tz::Tz = d.timezone.parse().unwrap_or(chrono_tz::UTC);
     let latest = status.as_ref().map(|s| LatestStatus {

@@ -1,6 +1,5 @@
-//! Server functions for telemetry: series for charts. (Caller resolution and scoping
-//! arrive with the accounts issue; until then "the fleet" is every device, which is what
-//! the demo admin would see.)
+//! Server functions for telemetry: series for charts, for one device in the caller's scope
+//! or for the caller's whole scope.
 
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -21,6 +20,8 @@ pub async fn telemetry_series(
 ) -> Result<Series, AppError> {
     crate::error::respond(
         async {
+            let caller = crate::accounts::caller::caller()?;
+            caller.require(crate::accounts::caller::Right::Read)?;
             if from >= to {
                 return Err(AppError::validation("`from` must be before `to`"));
             }
@@ -48,11 +49,17 @@ pub async fn telemetry_series(
                     .ok_or_else(|| AppError::validation("the range is longer than 2000 days"))?,
             };
             let db = crate::db::db()?;
+            let scope = caller.scope.orgs();
             match device {
-                Some(id) => super::store::device_series(&db, &id, from, to, resolution)
-                    .await?
-                    .ok_or(AppError::not_found("device")),
-                None => super::store::fleet_series(&db, from, to, resolution).await,
+                Some(id) => {
+                    if !crate::devices::store::in_scope(&db, scope.as_deref(), &id).await? {
+                        return Err(AppError::not_found("device"));
+                    }
+                    super::store::device_series(&db, &id, from, to, resolution)
+                        .await?
+                        .ok_or(AppError::not_found("device"))
+                }
+                None => super::store::fleet_series(&db, scope, from, to, resolution).await,
             }
         }
         .await,

@@ -505,6 +505,7 @@ struct FleetBucket {
 /// instant are summed together).
 pub async fn fleet_series(
     db: &Db,
+    scope: Option<Vec<RecordId>>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     resolution: Resolution,
@@ -513,18 +514,26 @@ pub async fn fleet_series(
         Resolution::Day => {
             "SELECT start, math::sum(count) AS count, math::sum(solar_wh) AS solar_wh,
                     math::sum(grid_wh) AS grid_wh, math::sum(load_wh) AS load_wh
-             FROM rollup_day WHERE start >= $from AND start < $to GROUP BY start ORDER BY start"
+             FROM rollup_day WHERE start >= $from AND start < $to AND ($all OR device IN $devices)
+             GROUP BY start ORDER BY start"
         }
         _ => {
             "SELECT start, math::sum(count) AS count, math::sum(solar_wh) AS solar_wh,
                     math::sum(grid_wh) AS grid_wh, math::sum(load_wh) AS load_wh
-             FROM rollup_hour WHERE start >= $from AND start < $to GROUP BY start ORDER BY start"
+             FROM rollup_hour WHERE start >= $from AND start < $to AND ($all OR device IN $devices)
+             GROUP BY start ORDER BY start"
         }
+    };
+    let devices = match &scope {
+        Some(orgs) => crate::devices::store::ids_in(db, orgs).await?,
+        None => Vec::new(),
     };
     let mut response = db
         .query(sql)
         .bind(("from", Datetime::from(from)))
         .bind(("to", Datetime::from(to)))
+        .bind(("all", scope.is_none()))
+        .bind(("devices", devices))
         .await
         .and_then(|r| r.check())
         .map_err(internal("fleet series"))?;
@@ -545,4 +554,56 @@ pub async fn fleet_series(
             })
             .collect(),
     })
+}
+
+#[derive(Debug, SurrealValue)]
+struct DayEnergy {
+    device: String,
+    date: String,
+    solar_wh: f64,
+    grid_wh: f64,
+}
+
+#[derive(Debug, SurrealValue)]
+struct DeviceZone {
+    id: String,
+    timezone: String,
+}
+
+/// Solar and grid energy (Wh) of today, each device's own local today, summed over the
+/// devices of `scope` (`None`: all).
+pub async fn energy_today(
+    db: &Db,
+    scope: Option<Vec<RecordId>>,
+    now: DateTime<Utc>,
+) -> Result<(f64, f64)> {
+    let mut response = db
+        .query(
+            "SELECT record::id(id) AS id, timezone FROM device
+             WHERE decommissioned_at IS NONE AND ($all OR owner IN $orgs)",
+        )
+        .query(
+            "SELECT device, date, solar_wh, grid_wh FROM rollup_day
+             WHERE start > $since AND ($all OR device IN
+                (SELECT VALUE record::id(id) FROM device WHERE owner IN $orgs))",
+        )
+        .bind(("all", scope.is_none()))
+        .bind(("orgs", scope.unwrap_or_default()))
+        .bind(("since", Datetime::from(now - chrono::Duration::hours(40))))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("energy today"))?;
+    let zones: Vec<DeviceZone> = response.take(0).map_err(internal("energy today"))?;
+    let days: Vec<DayEnergy> = response.take(1).map_err(internal("energy today"))?;
+    let today: std::collections::HashMap<String, String> = zones
+        .into_iter()
+        .map(|z| {
+            let tz: chrono_tz::Tz = z.timezone.parse().unwrap_or(chrono_tz::UTC);
+            (z.id, date_label(now.with_timezone(&tz).date_naive()))
+        })
+        .collect();
+    Ok(days
+        .iter()
+        .filter(|d| today.get(&d.device) == Some(&d.date))
+        .fold((0.0, 0.0), |(s, g), d| (s + d.solar_wh, g + d.grid_wh)))
 }

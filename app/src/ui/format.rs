@@ -11,6 +11,16 @@ pub fn watts(w: Option<f64>) -> String {
     }
 }
 
+/// Energy from Wh: "850 Wh", "12.4 kWh", "1,234 kWh" as "1234 kWh".
+pub fn kwh(wh: f64) -> String {
+    match wh {
+        w if !w.is_finite() => "—".into(),
+        w if w.abs() < 1000.0 => format!("{w:.0} Wh"),
+        w if w.abs() < 100_000.0 => format!("{:.1} kWh", w / 1000.0),
+        w => format!("{:.0} kWh", w / 1000.0),
+    }
+}
+
 pub fn volts(v: f64) -> String {
     format!("{v:.0} V")
 }

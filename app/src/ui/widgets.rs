@@ -67,7 +67,7 @@ pub fn NotFound(#[prop(optional, into)] what: Option<String>) -> impl IntoView {
             <h1>"Not found"</h1>
             <p>{message}</p>
             <p>
-                <a href="/">"Back to the fleet"</a>
+                <a href="/fleet">"Back to the fleet"</a>
             </p>
         </section>
     }

@@ -12,10 +12,9 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::Router;
+use axum::routing::{post, MethodRouter};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -48,10 +47,11 @@ impl Ingest {
     }
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/ingest/particle", post(particle::webhook))
-        .route("/ingest/v1/devices/{id}/status", post(direct))
+pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    vec![
+        (Method::POST, "/ingest/particle", post(particle::webhook)),
+        (Method::POST, "/ingest/v1/devices/{id}/status", post(direct)),
+    ]
 }
 
 /// An ingest failure: the error, and the raw request to keep as a dead letter (when the

@@ -1,0 +1,60 @@
+//! Creating users: the rules every path (CLI, demo, admin console) goes through.
+//! Server-only.
+
+use surrealdb::types::RecordId;
+
+use super::model::{display_name, Email, NewPassword, Persona};
+use super::{secret, store};
+use crate::db::Db;
+use crate::error::{AppError, Result};
+
+/// A user to create. Without a password the user cannot sign in until an invite link sets
+/// one.
+#[derive(Debug, Clone)]
+pub struct UserSpec {
+    pub email: String,
+    pub name: String,
+    pub persona: Persona,
+    pub org: RecordId,
+    pub password: Option<String>,
+}
+
+/// Validates and creates a user: a valid email not yet taken (409), a name, a password
+/// long enough, and an org of the persona's kind (an admin in the operator org, a dealer
+/// user in a dealer org, …).
+pub async fn create_user(db: &Db, spec: UserSpec) -> Result<RecordId> {
+    let email = Email::parse(&spec.email)?;
+    let name = display_name(&spec.name)?;
+    let password_hash = match spec.password {
+        Some(p) => {
+            let p = NewPassword::parse(&p)?;
+            Some(
+                tokio::task::spawn_blocking(move || secret::hash_password(p.expose()))
+                    .await
+                    .map_err(|e| AppError::internal("hash password", e))??,
+            )
+        }
+        None => None,
+    };
+    let kind = crate::orgs::store::org_kind(db, &spec.org)
+        .await?
+        .ok_or_else(|| AppError::validation("that organisation does not exist"))?;
+    let wanted = spec.persona.org_kind().as_str();
+    if kind != wanted {
+        return Err(AppError::validation(format!(
+            "a {} user belongs to a {wanted} organisation, not a {kind}",
+            spec.persona
+        )));
+    }
+    store::insert_user(
+        db,
+        store::NewUser {
+            email: email.to_string(),
+            name,
+            password_hash,
+            org: spec.org,
+            persona: spec.persona.as_str().into(),
+        },
+    )
+    .await
+}

@@ -1,0 +1,440 @@
+//! The authorization matrix: every endpoint the router serves, called as every kind of
+//! caller, with the exact outcome expected. The endpoint list comes from the router itself
+//! (`sunfleet::http::endpoints`), so a new endpoint without an entry here fails this test.
+
+use std::collections::BTreeSet;
+
+use chrono::{Duration, Utc};
+use serde_json::Value;
+use sunfleet_app::accounts::model::Persona;
+use sunfleet_tests::{spawn_app, DeviceSpec, TestApp, Who};
+
+/// The callers, in the order of each row's expectations.
+const CALLERS: [&str; 9] = [
+    "anonymous",
+    "admin",
+    "partner",
+    "dealer",
+    "customer",
+    "disabled user",
+    "expired key",
+    "revoked key",
+    "read-only key",
+];
+
+/// What a caller gets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Outcome {
+    /// This status (for pages: 303 is "sent to sign in").
+    Status(u16),
+    /// 200 with exactly these device names (fleet-shaped answers).
+    Rows(&'static [&'static str]),
+}
+use Outcome::*;
+
+const ALL: &[&str] = &["Agri Well", "Direct Well", "Laramie Well", "Platte Well"];
+const AGRI: &[&str] = &["Agri Well"];
+const ROCKY: &[&str] = &["Laramie Well", "Platte Well"];
+const PLATTE: &[&str] = &["Platte Well"];
+
+/// One request to make.
+enum Request {
+    Get(&'static str),
+    /// A server function, form-encoded like the browser sends it.
+    Fn(&'static str, Vec<(&'static str, String)>),
+    /// A raw POST with a JSON body (ingest).
+    PostJson(&'static str, &'static str),
+}
+
+struct Row {
+    method: &'static str,
+    /// The route as the router names it.
+    route: &'static str,
+    request: Request,
+    expect: [Outcome; 9],
+}
+
+fn rows() -> Vec<Row> {
+    let now = Utc::now();
+    let from = (now - Duration::hours(1)).to_rfc3339();
+    let to = now.to_rfc3339();
+    let series = |device: &'static str| {
+        vec![
+            ("device", device.to_string()),
+            ("from", from.clone()),
+            ("to", to.clone()),
+        ]
+    };
+    let s = Status;
+    vec![
+        Row {
+            method: "GET",
+            route: "/healthz",
+            request: Request::Get("/healthz"),
+            expect: [s(200); 9],
+        },
+        Row {
+            method: "GET",
+            route: "/readyz",
+            request: Request::Get("/readyz"),
+            expect: [s(200); 9],
+        },
+        // Ingest has its own credentials (integration secret, device token); sessions and
+        // API keys are not among them.
+        Row {
+            method: "POST",
+            route: "/ingest/particle",
+            request: Request::PostJson(
+                "/ingest/particle",
+                r#"{"event":"status","data":"{}","coreid":"SF-1-00002"}"#,
+            ),
+            expect: [s(401); 9],
+        },
+        Row {
+            method: "POST",
+            route: "/ingest/v1/devices/{id}/status",
+            request: Request::PostJson("/ingest/v1/devices/SF-1-00002/status", "{}"),
+            expect: [s(401); 9],
+        },
+        Row {
+            method: "GET",
+            route: "/login",
+            request: Request::Get("/login"),
+            // Signed-in callers are sent on home; a failed key says why.
+            expect: [
+                s(200),
+                s(302),
+                s(302),
+                s(302),
+                s(302),
+                s(200),
+                s(401),
+                s(401),
+                s(302),
+            ],
+        },
+        Row {
+            method: "POST",
+            route: "/api/login",
+            request: Request::Fn(
+                "/api/login",
+                vec![
+                    ("email", "nobody@test.example".into()),
+                    ("password", "wrong-password".into()),
+                ],
+            ),
+            // Reachable by all; the same wrong sign-in, repeated: the sixth try on one
+            // account is throttled (failed keys are stopped at the gate and do not count).
+            expect: [
+                s(401),
+                s(401),
+                s(401),
+                s(401),
+                s(401),
+                s(429),
+                s(401),
+                s(401),
+                s(429),
+            ],
+        },
+        Row {
+            method: "GET",
+            route: "/",
+            request: Request::Get("/"),
+            expect: pages(),
+        },
+        Row {
+            method: "GET",
+            route: "/fleet",
+            request: Request::Get("/fleet"),
+            expect: pages(),
+        },
+        Row {
+            method: "GET",
+            route: "/devices/{id}",
+            request: Request::Get("/devices/SF-1-00002"),
+            // Platte's device: outside the partner's (and its key's) scope, a 404.
+            expect: [
+                s(303),
+                s(200),
+                s(404),
+                s(200),
+                s(200),
+                s(303),
+                s(401),
+                s(401),
+                s(404),
+            ],
+        },
+        Row {
+            method: "POST",
+            route: "/api/fleet",
+            request: Request::Fn("/api/fleet", vec![("query", String::new())]),
+            expect: [
+                s(401),
+                Rows(ALL),
+                Rows(AGRI),
+                Rows(ROCKY),
+                Rows(PLATTE),
+                s(401),
+                s(401),
+                s(401),
+                Rows(AGRI),
+            ],
+        },
+        Row {
+            method: "POST",
+            route: "/api/device",
+            request: Request::Fn("/api/device", vec![("id", "SF-1-00003".into())]),
+            // Laramie's device: the Platte customer gets the same 404 as for no device.
+            expect: [
+                s(401),
+                s(200),
+                s(404),
+                s(200),
+                s(404),
+                s(401),
+                s(401),
+                s(401),
+                s(404),
+            ],
+        },
+        Row {
+            method: "POST",
+            route: "/api/series",
+            request: Request::Fn("/api/series", series("SF-1-00001")),
+            expect: [
+                s(401),
+                s(200),
+                s(200),
+                s(404),
+                s(404),
+                s(401),
+                s(401),
+                s(401),
+                s(200),
+            ],
+        },
+        Row {
+            method: "POST",
+            route: "/api/home",
+            request: Request::Fn("/api/home", vec![]),
+            expect: signed_in(200),
+        },
+        Row {
+            method: "POST",
+            route: "/api/whoami",
+            request: Request::Fn("/api/whoami", vec![]),
+            expect: signed_in(200),
+        },
+        Row {
+            method: "ANY",
+            route: "/api/{*rest}",
+            request: Request::Fn("/api/no-such-function", vec![]),
+            // Behind the gate like the rest of `/api/`: who is not signed in learns nothing.
+            expect: signed_in(404),
+        },
+        Row {
+            method: "POST",
+            route: "/api/logout",
+            request: Request::Fn("/api/logout", vec![]),
+            expect: signed_in(200),
+        },
+    ]
+}
+
+/// Pages: anonymous and ended sessions are sent to sign in; failed keys get a 401.
+fn pages() -> [Outcome; 9] {
+    let s = Status;
+    [
+        s(303),
+        s(200),
+        s(200),
+        s(200),
+        s(200),
+        s(303),
+        s(401),
+        s(401),
+        s(200),
+    ]
+}
+
+/// Server functions every identity may call.
+fn signed_in(ok: u16) -> [Outcome; 9] {
+    let s = Status;
+    [
+        s(401),
+        s(ok),
+        s(ok),
+        s(ok),
+        s(ok),
+        s(401),
+        s(401),
+        s(401),
+        s(ok),
+    ]
+}
+
+/// The tree of `accounts.rs`: partner agri → agri-farm; dealer rocky → platte, laramie;
+/// direct customer. One device each.
+async fn fleet() -> TestApp {
+    let app = spawn_app().await;
+    app.add_orgs(&[
+        ("agri", "partner", "operator"),
+        ("agri-farm", "customer", "agri"),
+        ("rocky", "dealer", "operator"),
+        ("platte", "customer", "rocky"),
+        ("laramie", "customer", "rocky"),
+        ("direct", "customer", "operator"),
+    ])
+    .await;
+    for (id, name, owner) in [
+        ("SF-1-00001", "Agri Well", "agri-farm"),
+        ("SF-1-00002", "Platte Well", "platte"),
+        ("SF-1-00003", "Laramie Well", "laramie"),
+        ("SF-1-00004", "Direct Well", "direct"),
+    ] {
+        app.add_device(
+            DeviceSpec {
+                id,
+                name,
+                owner,
+                model: "SPC-5",
+                last: Some((Duration::minutes(2), 1200.0, 0.0, None)),
+            },
+            Utc::now(),
+        )
+        .await;
+    }
+    app
+}
+
+/// Fresh credentials of every kind (sessions are fresh because `/api/logout` ends them).
+async fn callers(app: &TestApp, round: usize) -> Vec<Who> {
+    use sunfleet_app::accounts::{keys, secret, store};
+    let user = |persona, name: &'static str, org: &'static str| {
+        let email = format!("{name}{round}@{org}.example");
+        async move { app.add_user(persona, &email, org).await }
+    };
+    let admin = app
+        .sign_in(sunfleet_tests::ADMIN_EMAIL, sunfleet_tests::PASSWORD)
+        .await
+        .unwrap();
+    let partner = user(Persona::Partner, "partner", "agri").await;
+    let dealer = user(Persona::Dealer, "dealer", "rocky").await;
+    let customer = user(Persona::Customer, "customer", "platte").await;
+    let disabled = user(Persona::Dealer, "disabled", "rocky").await;
+    app.db
+        .query("UPDATE user SET disabled = true WHERE email = $e")
+        .bind(("e", format!("disabled{round}@rocky.example")))
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+    let agri = sunfleet_app::orgs::store::org_record("agri");
+    let key = |expires| keys::issue_key(&app.db, &agri, "k", true, false, expires, "test");
+    let expiring = key(Some(Utc::now() + Duration::milliseconds(300)))
+        .await
+        .unwrap();
+    let revoked = key(None).await.unwrap();
+    store::revoke_api_key(&app.db, &secret::token_hash(&revoked), Utc::now())
+        .await
+        .unwrap();
+    let read = key(None).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    vec![
+        Who::Anonymous,
+        admin,
+        partner,
+        dealer,
+        customer,
+        disabled,
+        Who::Key(expiring),
+        Who::Key(revoked),
+        Who::Key(read),
+    ]
+}
+
+async fn call(app: &TestApp, who: &Who, request: &Request) -> (u16, Value) {
+    match request {
+        Request::Get(path) => {
+            let (status, body) = app.get_as(who, path).await;
+            (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+        }
+        Request::Fn(path, form) => {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.post_fn_as(who, path, &form).await
+        }
+        Request::PostJson(path, body) => {
+            let response = who
+                .apply(
+                    app.client
+                        .post(app.url(path))
+                        .header("content-type", "application/json")
+                        .body(*body),
+                )
+                .send()
+                .await
+                .expect("request");
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap_or_default();
+            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        }
+    }
+}
+
+fn names(body: &Value) -> Vec<String> {
+    let mut names: Vec<String> = body["rows"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|r| r["name"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_every_kind_of_caller_exactly_as_specified() {
+    let app = fleet().await;
+    let rows = rows();
+    let served: BTreeSet<(String, String)> = sunfleet::http::endpoints()
+        .into_iter()
+        .map(|(m, p)| (m.to_string(), p))
+        .collect();
+    let specified: BTreeSet<(String, String)> = rows
+        .iter()
+        .map(|r| (r.method.to_string(), r.route.to_string()))
+        .collect();
+    let missing: Vec<_> = served.difference(&specified).collect();
+    assert!(
+        missing.is_empty(),
+        "endpoints without an authorization entry (add them to tests/api/matrix.rs): {missing:?}"
+    );
+    let stale: Vec<_> = specified.difference(&served).collect();
+    assert!(
+        stale.is_empty(),
+        "entries for endpoints that no longer exist: {stale:?}"
+    );
+
+    let mut failures = Vec::new();
+    for (round, row) in rows.iter().enumerate() {
+        let callers = callers(&app, round).await;
+        for ((who, name), expected) in callers.iter().zip(CALLERS).zip(row.expect) {
+            let (status, body) = call(&app, who, &row.request).await;
+            let ok = match expected {
+                Status(want) => status == want,
+                Rows(want) => status == 200 && names(&body) == want,
+            };
+            if !ok {
+                failures.push(format!(
+                    "{} {} as {name}: expected {expected:?}, got {status} {body}",
+                    row.method, row.route
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
