@@ -2,7 +2,7 @@
 # Page and API latency against the release binary on a fresh demo database.
 #   bench/pages.sh            # builds nothing; run scripts/build.sh first
 # Needs wrk (Debian package `wrk`). Prints p50/p99 latency and requests/s for the fleet
-# page, a device page, and the Fleet server function.
+# page, a device page, persona homes and the Fleet server function, each signed in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -17,7 +17,14 @@ for _ in $(seq 1 240); do
 done
 grep 'demo:' "$dir/log" | tail -n 1
 base="http://127.0.0.1:$port"
-device=$(curl -fs -X POST "$base/api/fleet" -d 'query=' | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"][0]["id"])')
+# Every page needs a session: sign in as a demo user and send its cookie.
+session() {
+  curl -fs -o /dev/null -D - -X POST "$base/api/login" --data-urlencode "email=$1" \
+    --data-urlencode "password=$2" | sed -n 's/^set-cookie: \(sunfleet_session=[^;]*\).*/\1/ip'
+}
+admin=$(session admin@sunfleet.example demo-admin-password)
+customer=$(session customer@sunfleet.example demo-customer-password)
+device=$(curl -fs -X POST "$base/api/fleet" -H "Cookie: $admin" -d 'query=' | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"][0]["id"])')
 cat >"$dir/post.lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = "query=well"
@@ -28,6 +35,8 @@ run() {
   echo "== $name"
   wrk --latency -t2 -c"${CONNS:-8}" -d"${DURATION:-10s}" "$@" | grep -E 'Requests/sec|^ +(50|99)%'
 }
-run "fleet page (240 devices) GET /" "$base/"
-run "device page GET /devices/$device" "$base/devices/$device"
-run "fleet server fn POST /api/fleet query=well" -s "$dir/post.lua" "$base/api/fleet"
+run "admin: fleet page (240 devices) GET /fleet" -H "Cookie: $admin" "$base/fleet"
+run "admin: home GET /" -H "Cookie: $admin" "$base/"
+run "admin: device page GET /devices/$device" -H "Cookie: $admin" "$base/devices/$device"
+run "customer: home GET /" -H "Cookie: $customer" "$base/"
+run "admin: fleet server fn POST /api/fleet query=well" -H "Cookie: $admin" -s "$dir/post.lua" "$base/api/fleet"

@@ -5,6 +5,7 @@
 #![recursion_limit = "256"]
 
 pub mod accounts;
+pub mod audit;
 pub mod devices;
 pub mod error;
 pub mod home;
@@ -20,9 +21,11 @@ use leptos_meta::{provide_meta_context, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
-use accounts::LoginPage;
+use accounts::{AccountPage, KeysPage, LoginPage, UsersPage, WelcomePage};
+use audit::AuditPage;
 use devices::{DevicePage, FleetPage};
 use home::HomePage;
+use orgs::OrgsPage;
 use ui::{Layout, NotFound};
 
 /// The HTML document around the app, rendered on the server only.
@@ -61,6 +64,12 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("fleet") view=FleetPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("login") view=LoginPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("welcome") view=WelcomePage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("orgs") view=OrgsPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("users") view=UsersPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("keys") view=KeysPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async />
                     <Route
                         path=(StaticSegment("devices"), ParamSegment("id"))
                         view=DevicePage

@@ -17,7 +17,7 @@ use sunfleet_app::error::AppError;
 use crate::http::{error_response, AppState};
 
 /// Pages and server functions an anonymous caller may reach.
-pub const PUBLIC_PATHS: &[&str] = &["/login", "/api/login"];
+pub const PUBLIC_PATHS: &[&str] = &["/login", "/api/login", "/welcome", "/api/link_accept"];
 
 pub async fn gate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let headers = request.headers();

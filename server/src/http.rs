@@ -189,6 +189,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             state.ingest.writer.clone(),
         ));
     }
+    tokio::spawn(purge_ended_sessions(db.clone()));
     if !crate::assets::has_front_end() {
         tracing::warn!("this binary was built without the front end: pages will not hydrate");
     }
@@ -203,6 +204,21 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .await
     .context("server stopped")?;
     Ok(())
+}
+
+/// Hourly: sessions that ended without being presented again, and spent links, are
+/// deleted (a presented one is deleted on the spot).
+async fn purge_ended_sessions(db: Db) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let idle = sunfleet_app::accounts::caller::SESSION_IDLE;
+        match sunfleet_app::accounts::store::purge_ended(&db, chrono::Utc::now(), idle).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "purged ended sessions and links"),
+            Err(e) => tracing::warn!(error = %e, "purging ended sessions failed"),
+        }
+    }
 }
 
 /// Binds with TCP_NODELAY: without it every streamed response stalls ~40 ms on the client's

@@ -229,3 +229,94 @@ fn the_simulator_refuses_bad_arguments_and_an_unreachable_server() {
         stderr(&out)
     );
 }
+
+#[test]
+fn the_first_admin_is_created_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("surrealkv://{}", dir.path().join("db").display());
+    let with_password = [
+        ("SUNFLEET_DB", db.as_str()),
+        ("SUNFLEET_NEW_PASSWORD", "first admin password"),
+    ];
+    let out = sunfleet(
+        &[
+            "user",
+            "add",
+            "--email",
+            "Root@Example.com",
+            "--persona",
+            "admin",
+        ],
+        &with_password,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.contains("admin user root@example.com added to operator"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("first admin password"),
+        "a given password is not echoed"
+    );
+
+    let again = sunfleet(
+        &[
+            "user",
+            "add",
+            "--email",
+            "root@example.com",
+            "--persona",
+            "admin",
+        ],
+        &with_password,
+    );
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+
+    let env = [("SUNFLEET_DB", db.as_str())];
+    let generated = sunfleet(
+        &[
+            "user",
+            "add",
+            "--email",
+            "ops@example.com",
+            "--persona",
+            "admin",
+        ],
+        &env,
+    );
+    assert!(generated.status.success(), "{}", stderr(&generated));
+    let text = String::from_utf8_lossy(&generated.stdout).to_string();
+    let password = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 40)
+        .expect(&text);
+    assert!(password.bytes().all(|b| b.is_ascii_hexdigit()), "{text}");
+
+    for (args, message) in [
+        (
+            vec!["--email", "c@example.com", "--persona", "customer"],
+            "--org is required",
+        ),
+        (
+            vec!["--email", "nope", "--persona", "admin"],
+            "email address",
+        ),
+        (
+            vec!["--email", "x@example.com", "--persona", "root"],
+            "--persona",
+        ),
+    ] {
+        let mut all = vec!["user", "add"];
+        all.extend(args);
+        let out = sunfleet(&all, &with_password);
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains(message), "{}", stderr(&out));
+    }
+}

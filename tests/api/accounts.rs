@@ -413,3 +413,29 @@ async fn the_home_page_greets_each_persona_with_its_own_summary() {
     assert!(html.contains("My devices") && html.contains("Platte Well"));
     assert!(!html.contains("Laramie Well"));
 }
+
+#[tokio::test]
+async fn ended_sessions_are_purged_and_live_ones_kept() {
+    let app = spawn_app().await;
+    let other = app.sign_in(ADMIN_EMAIL, PASSWORD).await.unwrap();
+    app.db
+        .query("UPDATE (SELECT VALUE id FROM session LIMIT 1) SET last_seen = time::now() - 13h")
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+    let idle = sunfleet_app::accounts::caller::SESSION_IDLE;
+    let purged = sunfleet_app::accounts::store::purge_ended(&app.db, Utc::now(), idle)
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+    let alive = [&app.admin, &other]
+        .into_iter()
+        .map(|who| app.post_fn_as(who, "/api/fleet", &[("query", "")]));
+    let mut statuses = Vec::new();
+    for call in alive {
+        statuses.push(call.await.0);
+    }
+    statuses.sort();
+    assert_eq!(statuses, vec![200, 401]);
+}

@@ -1,6 +1,7 @@
 //! Integration tests: the real router over HTTP with a fresh SurrealKV database each.
 
 mod accounts;
+mod admin;
 mod demo;
 mod device;
 mod fleet;

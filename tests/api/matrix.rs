@@ -235,6 +235,206 @@ fn rows() -> Vec<Row> {
             expect: signed_in(404),
         },
         Row {
+            method: "GET",
+            route: "/orgs",
+            request: Request::Get("/orgs"),
+            expect: pages(),
+        },
+        Row {
+            method: "GET",
+            route: "/users",
+            request: Request::Get("/users"),
+            expect: managers(&[true, true, true, false]),
+        },
+        Row {
+            method: "GET",
+            route: "/keys",
+            request: Request::Get("/keys"),
+            expect: managers(&[true, true, false, false]),
+        },
+        Row {
+            method: "GET",
+            route: "/audit",
+            request: Request::Get("/audit"),
+            expect: managers(&[true, false, false, false]),
+        },
+        Row {
+            method: "GET",
+            route: "/account",
+            request: Request::Get("/account"),
+            expect: pages(),
+        },
+        Row {
+            method: "GET",
+            route: "/welcome",
+            request: Request::Get("/welcome?token=x"),
+            // Public: the link in it is the credential.
+            expect: [
+                s(200),
+                s(200),
+                s(200),
+                s(200),
+                s(200),
+                s(200),
+                s(401),
+                s(401),
+                s(200),
+            ],
+        },
+        Row {
+            method: "POST",
+            route: "/api/orgs",
+            request: Request::Fn("/api/orgs", vec![]),
+            expect: signed_in(200),
+        },
+        Row {
+            method: "POST",
+            route: "/api/org_create",
+            request: Request::Fn(
+                "/api/org_create",
+                vec![
+                    ("name", "New Farm".into()),
+                    ("kind", "customer".into()),
+                    ("parent", "rocky".into()),
+                ],
+            ),
+            // Dealers create customers under themselves; nobody else but admins.
+            expect: fns([s(200), s(403), s(200), s(403)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/org_rename",
+            request: Request::Fn(
+                "/api/org_rename",
+                vec![("id", "direct".into()), ("name", "Direct".into())],
+            ),
+            expect: fns([s(200), s(403), s(403), s(403)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/org_move",
+            request: Request::Fn(
+                "/api/org_move",
+                vec![("id", "laramie".into()), ("parent", "rocky".into())],
+            ),
+            expect: fns([s(200), s(403), s(403), s(403)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/org_delete",
+            request: Request::Fn("/api/org_delete", vec![("id", "no-such-org".into())]),
+            expect: fns([s(404), s(403), s(403), s(403)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/users",
+            request: Request::Fn("/api/users", vec![]),
+            expect: fns([s(200), s(200), s(200), s(403)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/user_create",
+            request: Request::Fn(
+                "/api/user_create",
+                vec![
+                    ("email", "invitee@platte.example".into()),
+                    ("name", "Invitee".into()),
+                    ("persona", "customer".into()),
+                    ("org", "platte".into()),
+                ],
+            ),
+            // The partner does not manage Platte (404); the dealer does, but the admin has
+            // just invited that email (409).
+            expect: fns([s(200), s(404), s(409), s(403)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/user_update",
+            request: Request::Fn(
+                "/api/user_update",
+                vec![
+                    ("id", "fixed".into()),
+                    ("name", "Fixed User".into()),
+                    ("persona", "customer".into()),
+                    ("org", "platte".into()),
+                ],
+            ),
+            expect: fns([s(200), s(404), s(200), s(403)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/user_reset",
+            request: Request::Fn("/api/user_reset", vec![("id", "fixed".into())]),
+            expect: fns([s(200), s(404), s(200), s(403)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/link_accept",
+            request: Request::Fn(
+                "/api/link_accept",
+                vec![
+                    ("token", "bogus".into()),
+                    ("password", "long enough password".into()),
+                ],
+            ),
+            // Public; a token that is no link is refused.
+            expect: [
+                s(403),
+                s(403),
+                s(403),
+                s(403),
+                s(403),
+                s(403),
+                s(401),
+                s(401),
+                s(403),
+            ],
+        },
+        Row {
+            method: "POST",
+            route: "/api/password_change",
+            request: Request::Fn(
+                "/api/password_change",
+                vec![
+                    ("current", "not the password".into()),
+                    ("new", "long enough password".into()),
+                ],
+            ),
+            // Users get as far as the wrong current password; a key has no password.
+            expect: fns([s(422), s(422), s(422), s(422)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/keys",
+            request: Request::Fn("/api/keys", vec![]),
+            expect: fns([s(200), s(200), s(403), s(403)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/key_create",
+            request: Request::Fn(
+                "/api/key_create",
+                vec![
+                    ("org", "agri".into()),
+                    ("name", "erp".into()),
+                    ("read", "on".into()),
+                ],
+            ),
+            expect: fns([s(200), s(200), s(403), s(403)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/key_revoke",
+            request: Request::Fn("/api/key_revoke", vec![("id", "0".repeat(64))]),
+            expect: fns([s(404), s(404), s(403), s(403)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/audit",
+            request: Request::Fn("/api/audit", vec![]),
+            expect: fns([s(200), s(403), s(403), s(403)], s(403)),
+        },
+        Row {
             method: "POST",
             route: "/api/logout",
             request: Request::Fn("/api/logout", vec![]),
@@ -256,6 +456,41 @@ fn pages() -> [Outcome; 9] {
         s(401),
         s(401),
         s(200),
+    ]
+}
+
+/// Pages that need a right: 403 for the personas (admin, partner, dealer, customer) without
+/// it and for the read-only key.
+fn managers(allowed: &[bool; 4]) -> [Outcome; 9] {
+    let p = |ok: bool| Status(if ok { 200 } else { 403 });
+    let s = Status;
+    [
+        s(303),
+        p(allowed[0]),
+        p(allowed[1]),
+        p(allowed[2]),
+        p(allowed[3]),
+        s(303),
+        s(401),
+        s(401),
+        s(403),
+    ]
+}
+
+/// A server function: the four personas' outcomes and the read-only key's; anonymous,
+/// disabled, expired and revoked callers get 401.
+fn fns(personas: [Outcome; 4], key: Outcome) -> [Outcome; 9] {
+    let s = Status;
+    [
+        s(401),
+        personas[0],
+        personas[1],
+        personas[2],
+        personas[3],
+        s(401),
+        s(401),
+        s(401),
+        key,
     ]
 }
 
@@ -306,6 +541,16 @@ async fn fleet() -> TestApp {
         )
         .await;
     }
+    // A user with a known id, for the rows that change one.
+    app.db
+        .query(
+            "CREATE user:fixed SET email = 'fixed@platte.example', name = 'Fixed',
+                               org = org:platte, persona = 'customer'",
+        )
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
     app
 }
 

@@ -194,6 +194,58 @@ pub fn local_path(next: Option<&str>) -> String {
     }
 }
 
+/// A user as the management page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub persona: Persona,
+    pub org_id: String,
+    pub org_name: String,
+    pub disabled: bool,
+    /// Invited, no password set yet.
+    pub invited: bool,
+    /// UTC, or `None` when never signed in.
+    pub last_login: Option<String>,
+    pub created: String,
+}
+
+/// An invite or reset link, shown once to whoever asked for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IssuedLink {
+    pub email: String,
+    /// `/welcome?token=…`; the page prefixes the site's address.
+    pub path: String,
+    /// UTC.
+    pub expires: String,
+    pub invite: bool,
+}
+
+/// An API key as its list shows it (never the secret).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyView {
+    /// The key's id for revoking (the sha-256 of the secret, which reveals nothing).
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub org_id: String,
+    pub org_name: String,
+    pub scopes: Vec<String>,
+    pub expires: Option<String>,
+    pub last_used: Option<String>,
+    pub created: String,
+    pub created_by: String,
+    pub revoked: Option<String>,
+}
+
+/// A new key's secret: shown once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewKey {
+    pub secret: String,
+    pub name: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use surrealdb::types::{Datetime, RecordId, SurrealValue};
 
-use super::model::{Email, Persona};
+use super::model::{Email, KeyView, Persona, UserView};
 use crate::db::{internal, Db};
 use crate::error::{AppError, Result};
 
@@ -246,4 +246,271 @@ pub async fn revoke_api_key(db: &Db, hash: &str, at: DateTime<Utc>) -> Result<()
         .and_then(|r| r.check())
         .map_err(internal("revoke api key"))?;
     Ok(())
+}
+
+/// `user:…` from the key the pages use; `None` for keys that cannot be one.
+pub fn user_record(key: &str) -> Option<RecordId> {
+    let ok = !key.is_empty() && key.len() <= 64 && key.bytes().all(|b| b.is_ascii_alphanumeric());
+    ok.then(|| RecordId::new("user", key))
+}
+
+pub async fn user_by_id(db: &Db, id: &RecordId) -> Result<Option<UserRow>> {
+    let mut response = db
+        .query("SELECT * FROM ONLY $id")
+        .bind(("id", id.clone()))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("user by id"))?;
+    Ok(response.take::<Option<UserRow>>(0).ok().flatten())
+}
+
+#[derive(Debug, SurrealValue)]
+struct UserListRow {
+    id: RecordId,
+    email: String,
+    name: String,
+    persona: String,
+    org: RecordId,
+    org_name: Option<String>,
+    disabled: bool,
+    has_password: bool,
+    last_login: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+/// Users of the orgs in `scope` (`None`: all), by org name then email.
+pub async fn list_users(db: &Db, scope: Option<Vec<RecordId>>) -> Result<Vec<UserView>> {
+    let mut response = db
+        .query(
+            "SELECT id, email, name, persona, org, org.name AS org_name, disabled,
+                    password_hash IS NOT NONE AS has_password, last_login, created_at
+             FROM user WHERE $all OR org IN $orgs",
+        )
+        .bind(("all", scope.is_none()))
+        .bind(("orgs", scope.unwrap_or_default()))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("list users"))?;
+    let rows: Vec<UserListRow> = response.take(0).map_err(internal("list users"))?;
+    let mut users: Vec<UserView> = rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(UserView {
+                id: crate::db::key_string(&r.id),
+                email: r.email,
+                name: r.name,
+                persona: Persona::parse(&r.persona).ok()?,
+                org_id: crate::db::key_string(&r.org),
+                org_name: r.org_name.unwrap_or_default(),
+                disabled: r.disabled,
+                invited: !r.has_password,
+                last_login: r
+                    .last_login
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+                created: r.created_at.format("%Y-%m-%d").to_string(),
+            })
+        })
+        .collect();
+    users.sort_by(|a, b| (&a.org_name, &a.email).cmp(&(&b.org_name, &b.email)));
+    Ok(users)
+}
+
+pub async fn update_user(
+    db: &Db,
+    id: &RecordId,
+    name: &str,
+    persona: Persona,
+    org: &RecordId,
+    disabled: bool,
+) -> Result<()> {
+    db.query(
+        "UPDATE $id SET name = $name, persona = $persona, org = $org, disabled = $disabled
+         RETURN NONE",
+    )
+    .bind(("id", id.clone()))
+    .bind(("name", name.to_string()))
+    .bind(("persona", persona.as_str().to_string()))
+    .bind(("org", org.clone()))
+    .bind(("disabled", disabled))
+    .await
+    .and_then(|r| r.check())
+    .map_err(internal("update user"))?;
+    Ok(())
+}
+
+pub async fn set_password(db: &Db, id: &RecordId, phc: &str) -> Result<()> {
+    db.query("UPDATE $id SET password_hash = $phc RETURN NONE")
+        .bind(("id", id.clone()))
+        .bind(("phc", phc.to_string()))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("set password"))?;
+    Ok(())
+}
+
+/// Ends a user's sessions except the one whose hash is `keep`.
+pub async fn delete_user_sessions_except(
+    db: &Db,
+    user: &RecordId,
+    keep: Option<&str>,
+) -> Result<()> {
+    db.query("DELETE session WHERE user = $user AND id != $keep")
+        .bind(("user", user.clone()))
+        .bind(("keep", keep.map(session_record)))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("delete other sessions"))?;
+    Ok(())
+}
+
+fn link_record(hash: &str) -> RecordId {
+    RecordId::new("user_link", hash)
+}
+
+/// Stores a new link for `user` and removes the user's earlier unused ones.
+pub async fn replace_links(
+    db: &Db,
+    hash: &str,
+    user: &RecordId,
+    kind: &str,
+    now: DateTime<Utc>,
+    expires: DateTime<Utc>,
+    created_by: &str,
+) -> Result<()> {
+    db.query(
+        "BEGIN TRANSACTION;
+         DELETE user_link WHERE user = $user AND used_at IS NONE;
+         CREATE $id SET user = $user, kind = $kind, created_at = $now, expires_at = $expires,
+                        created_by = $by;
+         COMMIT TRANSACTION;",
+    )
+    .bind(("id", link_record(hash)))
+    .bind(("user", user.clone()))
+    .bind(("kind", kind.to_string()))
+    .bind(("now", Datetime::from(now)))
+    .bind(("expires", Datetime::from(expires)))
+    .bind(("by", created_by.to_string()))
+    .await
+    .and_then(|r| r.check())
+    .map_err(internal("issue link"))?;
+    Ok(())
+}
+
+#[derive(Debug, SurrealValue)]
+pub struct LinkRow {
+    pub user: RecordId,
+    pub kind: String,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub email: String,
+    pub org: RecordId,
+    pub disabled: bool,
+}
+
+pub async fn link(db: &Db, hash: &str) -> Result<Option<LinkRow>> {
+    let mut response = db
+        .query(
+            "SELECT user, kind, expires_at, used_at, user.email AS email, user.org AS org,
+                    user.disabled AS disabled
+             FROM ONLY $id",
+        )
+        .bind(("id", link_record(hash)))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("link"))?;
+    Ok(response.take::<Option<LinkRow>>(0).ok().flatten())
+}
+
+/// Marks the link used and sets the password, in one transaction; `false` when the link
+/// was used meanwhile.
+pub async fn use_link(
+    db: &Db,
+    hash: &str,
+    user: &RecordId,
+    phc: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let mut response = db
+        .query(
+            "BEGIN TRANSACTION;
+             LET $used = (UPDATE $id SET used_at = $now WHERE used_at IS NONE RETURN VALUE id);
+             IF array::len($used) = 1 { UPDATE $user SET password_hash = $phc RETURN NONE; };
+             COMMIT TRANSACTION;
+             RETURN array::len($used) = 1;",
+        )
+        .bind(("id", link_record(hash)))
+        .bind(("user", user.clone()))
+        .bind(("phc", phc.to_string()))
+        .bind(("now", Datetime::from(now)))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("use link"))?;
+    let n = response.num_statements();
+    let used: Option<bool> = response.take(n - 1).map_err(internal("use link"))?;
+    Ok(used.unwrap_or(false))
+}
+
+#[derive(Debug, SurrealValue)]
+struct KeyListRow {
+    id: RecordId,
+    name: String,
+    prefix: String,
+    org: RecordId,
+    org_name: Option<String>,
+    scopes: Vec<String>,
+    expires_at: Option<DateTime<Utc>>,
+    last_used: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    created_by: String,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+/// API keys of `orgs` (`None`: all), newest first.
+pub async fn list_keys(db: &Db, orgs: Option<Vec<RecordId>>) -> Result<Vec<KeyView>> {
+    let mut response = db
+        .query(
+            "SELECT id, name, prefix, org, org.name AS org_name, scopes, expires_at, last_used,
+                    created_at, created_by, revoked_at
+             FROM api_key WHERE $all OR org IN $orgs ORDER BY created_at DESC",
+        )
+        .bind(("all", orgs.is_none()))
+        .bind(("orgs", orgs.unwrap_or_default()))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("list keys"))?;
+    let rows: Vec<KeyListRow> = response.take(0).map_err(internal("list keys"))?;
+    let t = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    Ok(rows
+        .into_iter()
+        .map(|r| KeyView {
+            id: crate::db::key_string(&r.id),
+            name: r.name,
+            prefix: r.prefix,
+            org_id: crate::db::key_string(&r.org),
+            org_name: r.org_name.unwrap_or_default(),
+            scopes: r.scopes,
+            expires: r.expires_at.map(t),
+            last_used: r.last_used.map(t),
+            created: t(r.created_at),
+            created_by: r.created_by,
+            revoked: r.revoked_at.map(t),
+        })
+        .collect())
+}
+
+/// Deletes sessions that have ended (past their absolute expiry or idle too long) and links
+/// that expired or were used more than a day ago; answers how many rows went.
+pub async fn purge_ended(db: &Db, now: DateTime<Utc>, idle: chrono::Duration) -> Result<usize> {
+    let mut response = db
+        .query("DELETE session WHERE expires_at <= $now OR last_seen <= $idle RETURN BEFORE")
+        .query("DELETE user_link WHERE expires_at <= $now OR used_at <= $day RETURN BEFORE")
+        .bind(("now", Datetime::from(now)))
+        .bind(("idle", Datetime::from(now - idle)))
+        .bind(("day", Datetime::from(now - chrono::Duration::days(1))))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("purge sessions"))?;
+    let sessions: Vec<surrealdb::types::Value> = response.take(0).map_err(internal("purge"))?;
+    let links: Vec<surrealdb::types::Value> = response.take(1).map_err(internal("purge"))?;
+    Ok(sessions.len() + links.len())
 }

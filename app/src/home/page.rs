@@ -47,6 +47,19 @@ fn Home(summary: HomeSummary) -> impl IntoView {
             <p class="count">{summary.me.org_name.clone()}</p>
         </header>
         <CountTiles counts=summary.counts.clone() />
+        {(persona == Persona::Partner)
+            .then(|| {
+                view! {
+                    <section class="panel" aria-labelledby="integrations">
+                        <h2 id="integrations">"Integrations"</h2>
+                        <p>
+                            "Your systems read and steer these devices over HTTP with an API key ("
+                            <code>"Authorization: Bearer sfk_…"</code> "). "
+                            <a href="/keys">"Manage API keys"</a>
+                        </p>
+                    </section>
+                }
+            })}
         <EnergyToday solar_wh=summary.solar_wh_today grid_wh=summary.grid_wh_today />
         {(persona == Persona::Customer)
             .then(|| {

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use surrealdb::types::{RecordId, SurrealValue};
 
+use super::model::{OrgId, OrgKind, OrgView};
 use crate::db::{internal, Db};
 use crate::error::{AppError, Result};
 
@@ -111,4 +112,226 @@ pub async fn operator(db: &Db) -> Result<Option<RecordId>> {
         .map_err(internal("operator org"))?;
     let ids: Vec<RecordId> = response.take(0).map_err(internal("operator org"))?;
     Ok(ids.into_iter().next())
+}
+
+#[derive(Debug, SurrealValue)]
+struct OrgListRow {
+    id: String,
+    name: String,
+    kind: String,
+    parent: Option<String>,
+    parent_name: Option<String>,
+    ancestors: Vec<RecordId>,
+    devices: i64,
+    users: i64,
+    children: i64,
+}
+
+/// The orgs of `scope` (`None`: all) with their counts, in tree order.
+pub async fn list(db: &Db, scope: Option<Vec<RecordId>>) -> Result<Vec<OrgView>> {
+    let mut response = db
+        .query(
+            "SELECT record::id(id) AS id, name, kind,
+                    (IF parent THEN record::id(parent) END) AS parent, parent.name AS parent_name,
+                    ancestors,
+                    count(SELECT VALUE id FROM device WHERE owner = $parent.id) AS devices,
+                    count(SELECT VALUE id FROM user WHERE org = $parent.id) AS users,
+                    count(SELECT VALUE id FROM org WHERE parent = $parent.id) AS children
+             FROM org WHERE $all OR id IN $orgs",
+        )
+        .bind(("all", scope.is_none()))
+        .bind(("orgs", scope.unwrap_or_default()))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("list orgs"))?;
+    let rows: Vec<OrgListRow> = response.take(0).map_err(internal("list orgs"))?;
+    // Tree order: by the ids along the path from the root, so children follow their parent
+    // (and siblings sort by id, which comes from the name).
+    let mut rows: Vec<(Vec<String>, OrgListRow)> = rows
+        .into_iter()
+        .map(|r| {
+            let mut path: Vec<String> = r.ancestors.iter().map(crate::db::key_string).collect();
+            path.push(r.id.clone());
+            (path, r)
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(rows
+        .into_iter()
+        .filter_map(|(_, r)| {
+            Some(OrgView {
+                kind: OrgKind::parse(&r.kind).ok()?,
+                id: r.id,
+                name: r.name,
+                parent: r.parent,
+                parent_name: r.parent_name,
+                depth: r.ancestors.len(),
+                devices: r.devices.max(0) as u64,
+                users: r.users.max(0) as u64,
+                children: r.children.max(0) as u64,
+            })
+        })
+        .collect())
+}
+
+/// One org as [`list`] shows it.
+pub async fn view(db: &Db, org: &RecordId) -> Result<Option<OrgView>> {
+    let all = list(db, Some(vec![org.clone()])).await?;
+    Ok(all.into_iter().next())
+}
+
+/// Creates an org named `name` under `parent`; its id comes from the name (with a suffix
+/// when taken).
+pub async fn create(db: &Db, name: &str, kind: OrgKind, parent: &RecordId) -> Result<RecordId> {
+    let base = OrgId::from_name(name);
+    for attempt in 0..20 {
+        let slug = match attempt {
+            0 => base.as_str().to_string(),
+            n => format!("{}-{}", base.as_str(), n + 1),
+        };
+        let id = org_record(&slug);
+        let taken: Option<String> = {
+            let mut r = db
+                .query("SELECT VALUE name FROM ONLY $id")
+                .bind(("id", id.clone()))
+                .await
+                .and_then(|r| r.check())
+                .map_err(internal("org id taken"))?;
+            r.take(0).map_err(internal("org id taken"))?
+        };
+        if taken.is_some() {
+            continue;
+        }
+        insert_orgs(
+            db,
+            vec![NewOrg {
+                id: id.clone(),
+                name: name.to_string(),
+                kind: kind.as_str().into(),
+                parent: Some(parent.clone()),
+            }],
+        )
+        .await?;
+        return Ok(id);
+    }
+    Err(AppError::Conflict {
+        message: format!("too many organisations are named like {name:?}"),
+    })
+}
+
+pub async fn rename(db: &Db, org: &RecordId, name: &str) -> Result<()> {
+    db.query("UPDATE $org SET name = $name RETURN NONE")
+        .bind(("org", org.clone()))
+        .bind(("name", name.to_string()))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("rename org"))?;
+    Ok(())
+}
+
+/// Moves `org` under `parent` and rewrites the ancestry of it and every org below it, in
+/// one transaction. Refused (422) under itself or one of its descendants.
+pub async fn move_subtree(db: &Db, org: &RecordId, parent: &RecordId) -> Result<()> {
+    let mut response = db
+        .query("SELECT id, ancestors FROM ONLY $parent")
+        .query("SELECT id, ancestors FROM ONLY $org")
+        .query("SELECT id, ancestors FROM org WHERE ancestors CONTAINS $org")
+        .bind(("parent", parent.clone()))
+        .bind(("org", org.clone()))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("org move"))?;
+    let p: Option<Ancestry> = response.take(0).map_err(internal("org move"))?;
+    let o: Option<Ancestry> = response.take(1).map_err(internal("org move"))?;
+    let below: Vec<Ancestry> = response.take(2).map_err(internal("org move"))?;
+    let (Some(p), Some(o)) = (p, o) else {
+        return Err(AppError::not_found("org"));
+    };
+    if &p.id == org || p.ancestors.contains(org) {
+        return Err(AppError::validation(
+            "an organisation cannot be moved under itself or one of its own descendants",
+        ));
+    }
+    let mut new_ancestors = p.ancestors.clone();
+    new_ancestors.push(parent.clone());
+    let depth = o.ancestors.len();
+    let mut rows = vec![Ancestry {
+        id: org.clone(),
+        ancestors: new_ancestors.clone(),
+    }];
+    for d in below {
+        // Everything after `org` in a descendant's ancestry stays; what is above changes.
+        let mut a = new_ancestors.clone();
+        a.extend(d.ancestors.into_iter().skip(depth));
+        rows.push(Ancestry {
+            id: d.id,
+            ancestors: a,
+        });
+    }
+    db.query(
+        "BEGIN TRANSACTION;
+         UPDATE $org SET parent = $parent;
+         FOR $row IN $rows { UPDATE $row.id SET ancestors = $row.ancestors; };
+         COMMIT TRANSACTION;",
+    )
+    .bind(("org", org.clone()))
+    .bind(("parent", parent.clone()))
+    .bind(("rows", rows))
+    .await
+    .and_then(|r| r.check())
+    .map_err(internal("org move"))?;
+    Ok(())
+}
+
+#[derive(Debug, SurrealValue)]
+struct Holdings {
+    name: String,
+    devices: i64,
+    users: i64,
+    children: i64,
+    keys: i64,
+}
+
+/// Deletes an org that holds nothing; 409 naming what it still holds. Returns its name.
+pub async fn delete_if_empty(db: &Db, org: &RecordId) -> Result<String> {
+    let mut response = db
+        .query(
+            "SELECT name,
+                    count(SELECT VALUE id FROM device WHERE owner = $org) AS devices,
+                    count(SELECT VALUE id FROM user WHERE org = $org) AS users,
+                    count(SELECT VALUE id FROM org WHERE parent = $org) AS children,
+                    count(SELECT VALUE id FROM api_key WHERE org = $org) AS keys
+             FROM ONLY $org",
+        )
+        .bind(("org", org.clone()))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("org holdings"))?;
+    let h: Option<Holdings> = response.take(0).map_err(internal("org holdings"))?;
+    let h = h.ok_or(AppError::not_found("org"))?;
+    let held: Vec<String> = [
+        (h.devices, "device"),
+        (h.users, "user"),
+        (h.children, "child organisation"),
+        (h.keys, "API key"),
+    ]
+    .into_iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}{}", if n == 1 { "" } else { "s" }))
+    .collect();
+    if !held.is_empty() {
+        return Err(AppError::Conflict {
+            message: format!(
+                "{} still has {}; move or remove them first",
+                h.name,
+                held.join(", ")
+            ),
+        });
+    }
+    db.query("DELETE $org")
+        .bind(("org", org.clone()))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("delete org"))?;
+    Ok(h.name)
 }

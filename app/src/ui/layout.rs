@@ -10,6 +10,7 @@ use crate::accounts::{whoami, SignOut};
 pub fn Layout(children: Children) -> impl IntoView {
     // Once per page load: a sign-in or sign-out reloads the page.
     let me = OnceResource::new(async { whoami().await.ok().flatten() });
+    provide_context::<super::MeResource>(me);
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="topbar">
@@ -63,10 +64,10 @@ fn Nav(me: Option<Me>) -> impl IntoView {
             </ul>
         </nav>
         <div class="whoami">
-            <span class="who" title=me.email.clone()>
+            <a class="who" href="/account" title=me.email.clone()>
                 {me.name.clone()}
                 <small>{format!("{} · {}", me.persona.label(), me.org_name)}</small>
-            </span>
+            </a>
             <SignOut />
         </div>
     }
@@ -74,7 +75,17 @@ fn Nav(me: Option<Me>) -> impl IntoView {
 }
 
 fn nav_links(persona: Persona) -> Vec<(&'static str, &'static str)> {
-    // Pages arrive with their features; every persona has these two.
-    let _ = persona;
-    vec![("/", "Home"), ("/fleet", "Fleet")]
+    let mut links = vec![("/", "Home"), ("/fleet", "Fleet")];
+    match persona {
+        Persona::Admin => links.extend([
+            ("/orgs", "Organisations"),
+            ("/users", "Users"),
+            ("/keys", "API keys"),
+            ("/audit", "Audit"),
+        ]),
+        Persona::Partner => links.extend([("/users", "Users"), ("/keys", "API keys")]),
+        Persona::Dealer => links.extend([("/orgs", "Customers"), ("/users", "Users")]),
+        Persona::Customer => {}
+    }
+    links
 }

@@ -5,4 +5,4 @@ mod layout;
 mod widgets;
 
 pub use layout::Layout;
-pub use widgets::{ErrorBox, Loading, NotFound, StatusBadge};
+pub use widgets::{use_me, ActionError, ErrorBox, Loading, MeResource, NotFound, StatusBadge};

@@ -72,3 +72,25 @@ pub fn NotFound(#[prop(optional, into)] what: Option<String>) -> impl IntoView {
         </section>
     }
 }
+
+/// The signed-in user, loaded once per page load by the layout.
+pub type MeResource = OnceResource<Option<crate::accounts::model::Me>>;
+
+/// The signed-in user as the layout loaded it; pages await it for persona-specific parts.
+pub fn use_me() -> MeResource {
+    expect_context::<MeResource>()
+}
+
+/// The error of an action's last run, announced to screen readers.
+#[component]
+pub fn ActionError<S>(action: ServerAction<S>) -> impl IntoView
+where
+    S: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    view! {
+        <p class="form-error" role="alert">
+            {move || action.value().get().and_then(Result::err).map(|e| e.to_string())}
+        </p>
+    }
+}
