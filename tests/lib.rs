@@ -34,6 +34,11 @@ impl Drop for TestApp {
 
 /// Starts sunfleet on a fresh SurrealKV database in a new temporary directory.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// As [`spawn_app`], with the server's state adjusted first (e.g. a mailer).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut AppState) + Send + 'static) -> TestApp {
     // Server logs show up in the output of a failing test (and nowhere else).
     let _ = tracing_subscriber::fmt()
         .with_env_filter("info,surrealdb=warn")
@@ -51,7 +56,12 @@ pub async fn spawn_app() -> TestApp {
         .await
         .expect("operator org");
     create_user(&db, Persona::Admin, ADMIN_EMAIL, "operator").await;
-    serve(db, dir, AppState::new).await
+    serve(db, dir, move |db| {
+        let mut state = AppState::new(db);
+        configure(&mut state);
+        state
+    })
+    .await
 }
 
 pub const ADMIN_EMAIL: &str = "admin@test.example";
@@ -80,6 +90,44 @@ async fn create_user(db: &Db, persona: Persona, email: &str, org: &str) {
     )
     .await
     .expect("create test user");
+}
+
+/// The org tree most account tests use, one live device per customer:
+/// operator → partner "agri" → customer "agri-farm" (Agri Well, SF-1-00001);
+/// operator → dealer "rocky" → customers "platte" (Platte Well, SF-1-00002) and "laramie"
+/// (Laramie Well, SF-1-00003); operator → customer "direct" (Direct Well, SF-1-00004);
+/// operator → dealer "basin" (empty).
+pub async fn spawn_sample_tree() -> TestApp {
+    let app = spawn_app().await;
+    app.add_orgs(&[
+        ("agri", "partner", "operator"),
+        ("agri-farm", "customer", "agri"),
+        ("rocky", "dealer", "operator"),
+        ("platte", "customer", "rocky"),
+        ("laramie", "customer", "rocky"),
+        ("direct", "customer", "operator"),
+        ("basin", "dealer", "operator"),
+    ])
+    .await;
+    for (id, name, owner) in [
+        ("SF-1-00001", "Agri Well", "agri-farm"),
+        ("SF-1-00002", "Platte Well", "platte"),
+        ("SF-1-00003", "Laramie Well", "laramie"),
+        ("SF-1-00004", "Direct Well", "direct"),
+    ] {
+        app.add_device(
+            DeviceSpec {
+                id,
+                name,
+                owner,
+                model: "SPC-5",
+                last: Some((Duration::minutes(2), 1200.0, 0.0, None)),
+            },
+            Utc::now(),
+        )
+        .await;
+    }
+    app
 }
 
 /// Credentials a request is sent with: a session cookie, an API key, or nothing.

@@ -40,7 +40,14 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
     }
     let path = request.uri().path();
     let public = PUBLIC_PATHS.contains(&path);
-    match resolve(&state.db, request.headers(), chrono::Utc::now()).await {
+    match resolve(
+        &state.db,
+        &state.callers,
+        request.headers(),
+        chrono::Utc::now(),
+    )
+    .await
+    {
         Ok(Some(caller)) => {
             request.extensions_mut().insert(caller);
         }

@@ -44,4 +44,18 @@ pub struct ServeArgs {
     /// reporting every minute while the server runs.
     #[arg(long)]
     pub demo: bool,
+    /// An SMTP relay for invite and reset links, smtp://HOST[:PORT] (plain SMTP to a relay
+    /// you run). Without it links are only shown to whoever issues them.
+    #[arg(long, env = "SUNFLEET_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Sender address of those mails.
+    #[arg(
+        long,
+        env = "SUNFLEET_SMTP_FROM",
+        default_value = "sunfleet@localhost.localdomain"
+    )]
+    pub smtp_from: String,
+    /// The site's public address, for links in mail (e.g. https://fleet.example.com).
+    #[arg(long, env = "SUNFLEET_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }

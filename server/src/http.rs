@@ -24,6 +24,9 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     pub ingest: crate::ingest::Ingest,
     pub login_throttle: std::sync::Arc<sunfleet_app::accounts::throttle::LoginThrottle>,
+    pub callers: std::sync::Arc<sunfleet_app::accounts::cache::CallerCache>,
+    /// Sends invite and reset links when an SMTP relay is configured.
+    pub mailer: Option<std::sync::Arc<sunfleet_app::accounts::mail::Mailer>>,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -52,6 +55,8 @@ impl AppState {
             leptos,
             ingest,
             login_throttle: Default::default(),
+            callers: Default::default(),
+            mailer: None,
         }
     }
 
@@ -59,9 +64,15 @@ impl AppState {
     fn provide(&self) -> impl Fn() + Clone + Send + 'static {
         let db = self.db.clone();
         let throttle = self.login_throttle.clone();
+        let callers = self.callers.clone();
+        let mailer = self.mailer.clone();
         move || {
             provide_context(db.clone());
             provide_context(throttle.clone());
+            provide_context(callers.clone());
+            if let Some(mailer) = &mailer {
+                provide_context(mailer.clone());
+            }
         }
     }
 }
@@ -178,9 +189,19 @@ async fn asset_or_not_found(
 
 /// `sunfleet serve`.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mailer = match &args.smtp_url {
+        None => None,
+        Some(url) => {
+            let public = args.public_url.as_deref().unwrap_or_default();
+            let mailer = sunfleet_app::accounts::mail::Mailer::parse(url, &args.smtp_from, public)
+                .map_err(|e| anyhow::anyhow!(e))?;
+            Some(std::sync::Arc::new(mailer))
+        }
+    };
     let db = sunfleet_app::db::connect(&args.db.to_config()).await?;
     sunfleet_app::db::migrate(&db).await?;
-    let state = AppState::new(db.clone());
+    let mut state = AppState::new(db.clone());
+    state.mailer = mailer;
     if args.demo {
         crate::demo::seed_once(&db).await?;
         crate::demo::ensure_demo_users(&db).await?;

@@ -320,3 +320,20 @@ fn the_first_admin_is_created_from_the_command_line() {
         assert!(stderr(&out).contains(message), "{}", stderr(&out));
     }
 }
+
+#[test]
+fn a_bad_smtp_setting_is_named_at_start() {
+    let out = sunfleet(
+        &["serve", "--db", "mem://", "--addr", "127.0.0.1:0"],
+        &[
+            ("SUNFLEET_SMTP_URL", "smtp://relay.internal"),
+            ("SUNFLEET_SMTP_FROM", "fleet@example.com"),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("SUNFLEET_PUBLIC_URL"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -3,7 +3,7 @@
 use chrono::{Duration, Utc};
 use serde_json::Value;
 use sunfleet_app::accounts::model::Persona;
-use sunfleet_tests::{spawn_app, DeviceSpec, TestApp, Who, ADMIN_EMAIL, PASSWORD};
+use sunfleet_tests::{spawn_app, spawn_sample_tree, Who, ADMIN_EMAIL, PASSWORD};
 
 fn names(body: &Value) -> Vec<String> {
     let mut names: Vec<String> = body["rows"]
@@ -16,43 +16,9 @@ fn names(body: &Value) -> Vec<String> {
     names
 }
 
-/// operator → partner "agri" → customer "agri-farm"; operator → dealer "rocky" →
-/// customers "platte" and "laramie"; operator → customer "direct". One device each.
-async fn tree() -> TestApp {
-    let app = spawn_app().await;
-    app.add_orgs(&[
-        ("agri", "partner", "operator"),
-        ("agri-farm", "customer", "agri"),
-        ("rocky", "dealer", "operator"),
-        ("platte", "customer", "rocky"),
-        ("laramie", "customer", "rocky"),
-        ("direct", "customer", "operator"),
-    ])
-    .await;
-    for (id, name, owner) in [
-        ("SF-1-00001", "Agri Well", "agri-farm"),
-        ("SF-1-00002", "Platte Well", "platte"),
-        ("SF-1-00003", "Laramie Well", "laramie"),
-        ("SF-1-00004", "Direct Well", "direct"),
-    ] {
-        app.add_device(
-            DeviceSpec {
-                id,
-                name,
-                owner,
-                model: "SPC-5",
-                last: Some((Duration::minutes(2), 1200.0, 0.0, None)),
-            },
-            Utc::now(),
-        )
-        .await;
-    }
-    app
-}
-
 #[tokio::test]
 async fn each_persona_sees_exactly_its_own_slice_of_the_fleet() {
-    let app = tree().await;
+    let app = spawn_sample_tree().await;
     let partner = app
         .add_user(Persona::Partner, "p@agri.example", "agri")
         .await;
@@ -81,7 +47,7 @@ async fn each_persona_sees_exactly_its_own_slice_of_the_fleet() {
 
 #[tokio::test]
 async fn customer_cannot_see_other_customers_devices() {
-    let app = tree().await;
+    let app = spawn_sample_tree().await;
     let customer = app
         .add_user(Persona::Customer, "c@platte.example", "platte")
         .await;
@@ -113,7 +79,7 @@ async fn customer_cannot_see_other_customers_devices() {
 
 #[tokio::test]
 async fn anonymous_callers_reach_only_sign_in_health_and_ingest() {
-    let app = tree().await;
+    let app = spawn_sample_tree().await;
     let anon = Who::Anonymous;
     let (status, body) = app.post_fn_as(&anon, "/api/fleet", &[("query", "")]).await;
     assert_eq!(status, 401);
@@ -308,7 +274,7 @@ async fn sign_in_is_throttled_after_five_failures() {
 
 #[tokio::test]
 async fn api_keys_read_their_org_subtree_until_revoked_or_expired() {
-    let app = tree().await;
+    let app = spawn_sample_tree().await;
     let org = sunfleet_app::orgs::store::org_record("agri");
     let issue = |expires| {
         sunfleet_app::accounts::keys::issue_key(&app.db, &org, "erp", true, false, expires, "test")
@@ -319,10 +285,10 @@ async fn api_keys_read_their_org_subtree_until_revoked_or_expired() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(names(&body), vec!["Agri Well"]);
 
+    // Revoked through the console (which also forgets the key's cached resolution).
     let hash = sunfleet_app::accounts::secret::token_hash(&key);
-    sunfleet_app::accounts::store::revoke_api_key(&app.db, &hash, Utc::now())
-        .await
-        .unwrap();
+    let (status, _) = app.post_fn("/api/key_revoke", &[("id", &hash)]).await;
+    assert_eq!(status, 200);
     let (status, body) = app.post_fn_as(&who, "/api/fleet", &[("query", "")]).await;
     assert_eq!(
         (status, body["code"].as_str()),
@@ -357,7 +323,7 @@ async fn api_keys_read_their_org_subtree_until_revoked_or_expired() {
 #[tokio::test]
 async fn users_are_created_only_in_an_org_of_their_persona_and_emails_are_unique() {
     use sunfleet_app::accounts::users::{create_user, UserSpec};
-    let app = tree().await;
+    let app = spawn_sample_tree().await;
     let spec = |email: &str, persona, org: &str| UserSpec {
         email: email.into(),
         name: "N".into(),
@@ -390,7 +356,7 @@ async fn users_are_created_only_in_an_org_of_their_persona_and_emails_are_unique
 
 #[tokio::test]
 async fn the_home_page_greets_each_persona_with_its_own_summary() {
-    let app = tree().await;
+    let app = spawn_sample_tree().await;
     let dealer = app
         .add_user(Persona::Dealer, "d@rocky.example", "rocky")
         .await;
@@ -438,4 +404,42 @@ async fn ended_sessions_are_purged_and_live_ones_kept() {
     }
     statuses.sort();
     assert_eq!(statuses, vec![200, 401]);
+}
+
+#[tokio::test]
+async fn a_customers_home_sums_todays_solar_and_grid_energy_of_its_devices_only() {
+    use sunfleet_tests::{device_token, minute};
+    let app = spawn_sample_tree().await;
+    let customer = app
+        .add_user(Persona::Customer, "c@platte.example", "platte")
+        .await;
+    // Two readings a minute apart at 1,200 W solar and 60 W grid: 20 Wh and 1 Wh.
+    let (first, second) = (minute(3), minute(2));
+    let denver = chrono_tz::America::Denver;
+    if first.with_timezone(&denver).date_naive() != Utc::now().with_timezone(&denver).date_naive() {
+        return; // Denver's midnight in between: "today" has no such readings.
+    }
+    for device in ["SF-1-00002", "SF-1-00003"] {
+        let id = sunfleet_app::devices::model::DeviceId::parse(device).unwrap();
+        let body = serde_json::json!([
+            {"time": first.to_rfc3339(), "solar_w": 1200.0, "grid_w": 60.0, "load_w": 1260.0,
+             "motor_rpm": 3000, "motor_on": true, "dc_bus_v": 350.0, "temperature_c": 20.0},
+            {"time": second.to_rfc3339(), "solar_w": 1200.0, "grid_w": 60.0, "load_w": 1260.0,
+             "motor_rpm": 3000, "motor_on": true, "dc_bus_v": 350.0, "temperature_c": 20.0},
+        ]);
+        let (status, answer) = app
+            .post_direct(device, Some(&device_token(&id)), &body)
+            .await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    app.ingest.writer.flush().await.unwrap();
+    let (status, home) = app.post_fn_as(&customer, "/api/home", &[]).await;
+    assert_eq!(status, 200, "{home}");
+    let solar = home["solar_wh_today"].as_f64().unwrap();
+    let grid = home["grid_wh_today"].as_f64().unwrap();
+    assert!((solar - 20.0).abs() < 0.01, "only Platte's device: {solar}");
+    assert!((grid - 1.0).abs() < 0.01, "{grid}");
+    let (_, admin_home) = app.post_fn("/api/home", &[]).await;
+    let all = admin_home["solar_wh_today"].as_f64().unwrap();
+    assert!((all - 40.0).abs() < 0.01, "the admin sees both: {all}");
 }

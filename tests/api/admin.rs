@@ -1,35 +1,8 @@
 //! Managing orgs, users, passwords and API keys, and the audit trail they leave.
 
-use chrono::{Duration, Utc};
 use serde_json::Value;
 use sunfleet_app::accounts::model::Persona;
-use sunfleet_tests::{spawn_app, DeviceSpec, TestApp, Who, PASSWORD};
-
-/// operator → dealer "rocky" → customers "platte" (one device) and "laramie";
-/// operator → dealer "basin"; operator → partner "agri".
-async fn tree() -> TestApp {
-    let app = spawn_app().await;
-    app.add_orgs(&[
-        ("rocky", "dealer", "operator"),
-        ("platte", "customer", "rocky"),
-        ("laramie", "customer", "rocky"),
-        ("basin", "dealer", "operator"),
-        ("agri", "partner", "operator"),
-    ])
-    .await;
-    app.add_device(
-        DeviceSpec {
-            id: "SF-1-00002",
-            name: "Platte Well",
-            owner: "platte",
-            model: "SPC-5",
-            last: Some((Duration::minutes(2), 1200.0, 0.0, None)),
-        },
-        Utc::now(),
-    )
-    .await;
-    app
-}
+use sunfleet_tests::{spawn_sample_tree, Who, PASSWORD};
 
 fn org_ids(body: &Value) -> Vec<String> {
     body.as_array()
@@ -49,7 +22,7 @@ fn token_of(path: &Value) -> String {
 
 #[tokio::test]
 async fn an_invited_user_sets_a_password_through_the_link_once_and_signs_in() {
-    let app = tree().await;
+    let app = spawn_sample_tree().await;
     let (status, link) = app
         .post_fn(
             "/api/user_create",
@@ -109,7 +82,7 @@ async fn an_invited_user_sets_a_password_through_the_link_once_and_signs_in() {
 
 #[tokio::test]
 async fn a_reset_link_sets_a_new_password_and_ends_the_users_sessions() {
-    let app = tree().await;
+    let app = spawn_sample_tree().await;
     let dealer = app
         .add_user(Persona::Dealer, "d@rocky.example", "rocky")
         .await;
@@ -156,7 +129,7 @@ async fn a_reset_link_sets_a_new_password_and_ends_the_users_sessions() {
 
 #[tokio::test]
 async fn changing_ones_password_needs_the_current_one_and_ends_other_sessions() {
-    let app = tree().await;
+    let app = spawn_sample_tree().await;
     let here = app
         .add_user(Persona::Dealer, "d@rocky.example", "rocky")
         .await;
@@ -199,7 +172,7 @@ async fn changing_ones_password_needs_the_current_one_and_ends_other_sessions() 
 
 #[tokio::test]
 async fn an_org_cannot_move_under_its_own_descendant_and_nothing_changes() {
-    let app = tree().await;
+    let app = spawn_sample_tree().await;
     let (status, body) = app
         .post_fn("/api/org_move", &[("id", "rocky"), ("parent", "platte")])
         .await;
@@ -217,7 +190,7 @@ async fn an_org_cannot_move_under_its_own_descendant_and_nothing_changes() {
 
 #[tokio::test]
 async fn moving_a_customer_to_another_dealer_moves_who_sees_its_devices() {
-    let app = tree().await;
+    let app = spawn_sample_tree().await;
     let rocky = app
         .add_user(Persona::Dealer, "d@rocky.example", "rocky")
         .await;
@@ -229,14 +202,14 @@ async fn moving_a_customer_to_another_dealer_moves_who_sees_its_devices() {
         let app = &app;
         async move { app.post_fn_as(&who, "/api/fleet", &[("query", "")]).await.1["total"].clone() }
     };
-    assert_eq!(count(&rocky).await, 1);
+    assert_eq!(count(&rocky).await, 2);
     assert_eq!(count(&basin).await, 0);
     let (status, body) = app
         .post_fn("/api/org_move", &[("id", "platte"), ("parent", "basin")])
         .await;
     assert_eq!(status, 200, "{body}");
     // Scope is resolved per request: the next requests see the new tree.
-    assert_eq!(count(&rocky).await, 0);
+    assert_eq!(count(&rocky).await, 1);
     assert_eq!(count(&basin).await, 1);
     let (_, orgs) = app.post_fn_as(&basin, "/api/orgs", &[]).await;
     assert_eq!(org_ids(&orgs), vec!["basin", "platte"]);
@@ -244,7 +217,7 @@ async fn moving_a_customer_to_another_dealer_moves_who_sees_its_devices() {
 
 #[tokio::test]
 async fn an_org_that_still_owns_something_is_not_deleted() {
-    let app = tree().await;
+    let app = spawn_sample_tree().await;
     let (status, body) = app.post_fn("/api/org_delete", &[("id", "platte")]).await;
     assert_eq!(status, 409);
     assert_eq!(
@@ -260,15 +233,15 @@ async fn an_org_that_still_owns_something_is_not_deleted() {
             .contains("2 child organisations"),
         "{body}"
     );
-    let (status, _) = app.post_fn("/api/org_delete", &[("id", "laramie")]).await;
-    assert_eq!(status, 200, "an empty customer goes");
+    let (status, _) = app.post_fn("/api/org_delete", &[("id", "basin")]).await;
+    assert_eq!(status, 200, "an empty dealer goes");
     let (_, orgs) = app.post_fn("/api/orgs", &[]).await;
-    assert!(!org_ids(&orgs).contains(&"laramie".to_string()));
+    assert!(!org_ids(&orgs).contains(&"basin".to_string()));
 }
 
 #[tokio::test]
 async fn dealers_create_customers_under_themselves_only() {
-    let app = tree().await;
+    let app = spawn_sample_tree().await;
     let dealer = app
         .add_user(Persona::Dealer, "d@rocky.example", "rocky")
         .await;
@@ -311,7 +284,7 @@ async fn dealers_create_customers_under_themselves_only() {
 
 #[tokio::test]
 async fn partners_manage_their_own_org_and_nobody_disables_themselves() {
-    let app = tree().await;
+    let app = spawn_sample_tree().await;
     let partner = app
         .add_user(Persona::Partner, "p@agri.example", "agri")
         .await;
@@ -361,10 +334,17 @@ async fn partners_manage_their_own_org_and_nobody_disables_themselves() {
 
 #[tokio::test]
 async fn disabling_a_user_ends_their_sessions_at_once() {
-    let app = tree().await;
+    let app = spawn_sample_tree().await;
     let customer = app
         .add_user(Persona::Customer, "c@platte.example", "platte")
         .await;
+    // Used just before: its resolution is cached, and must be forgotten.
+    assert_eq!(
+        app.post_fn_as(&customer, "/api/fleet", &[("query", "")])
+            .await
+            .0,
+        200
+    );
     let (_, users) = app.post_fn("/api/users", &[]).await;
     let id = users
         .as_array()
@@ -398,7 +378,7 @@ async fn disabling_a_user_ends_their_sessions_at_once() {
 
 #[tokio::test]
 async fn overlong_and_malformed_fields_are_refused_and_nothing_is_created() {
-    let app = tree().await;
+    let app = spawn_sample_tree().await;
     let long_name = "n".repeat(101);
     let long_email = format!("{}@x.example", "a".repeat(260));
     for (email, name) in [
@@ -436,7 +416,7 @@ async fn overlong_and_malformed_fields_are_refused_and_nothing_is_created() {
 
 #[tokio::test]
 async fn partners_issue_keys_that_work_until_revoked_and_every_change_is_audited() {
-    let app = tree().await;
+    let app = spawn_sample_tree().await;
     let partner = app
         .add_user(Persona::Partner, "p@agri.example", "agri")
         .await;

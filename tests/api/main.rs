@@ -6,6 +6,7 @@ mod demo;
 mod device;
 mod fleet;
 mod ingest;
+mod mail;
 mod matrix;
 mod ops;
 mod series;

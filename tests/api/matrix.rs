@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use chrono::{Duration, Utc};
 use serde_json::Value;
 use sunfleet_app::accounts::model::Persona;
-use sunfleet_tests::{spawn_app, DeviceSpec, TestApp, Who};
+use sunfleet_tests::{spawn_sample_tree, TestApp, Who};
 
 /// The callers, in the order of each row's expectations.
 const CALLERS: [&str; 9] = [
@@ -510,50 +510,6 @@ fn signed_in(ok: u16) -> [Outcome; 9] {
     ]
 }
 
-/// The tree of `accounts.rs`: partner agri → agri-farm; dealer rocky → platte, laramie;
-/// direct customer. One device each.
-async fn fleet() -> TestApp {
-    let app = spawn_app().await;
-    app.add_orgs(&[
-        ("agri", "partner", "operator"),
-        ("agri-farm", "customer", "agri"),
-        ("rocky", "dealer", "operator"),
-        ("platte", "customer", "rocky"),
-        ("laramie", "customer", "rocky"),
-        ("direct", "customer", "operator"),
-    ])
-    .await;
-    for (id, name, owner) in [
-        ("SF-1-00001", "Agri Well", "agri-farm"),
-        ("SF-1-00002", "Platte Well", "platte"),
-        ("SF-1-00003", "Laramie Well", "laramie"),
-        ("SF-1-00004", "Direct Well", "direct"),
-    ] {
-        app.add_device(
-            DeviceSpec {
-                id,
-                name,
-                owner,
-                model: "SPC-5",
-                last: Some((Duration::minutes(2), 1200.0, 0.0, None)),
-            },
-            Utc::now(),
-        )
-        .await;
-    }
-    // A user with a known id, for the rows that change one.
-    app.db
-        .query(
-            "CREATE user:fixed SET email = 'fixed@platte.example', name = 'Fixed',
-                               org = org:platte, persona = 'customer'",
-        )
-        .await
-        .unwrap()
-        .check()
-        .unwrap();
-    app
-}
-
 /// Fresh credentials of every kind (sessions are fresh because `/api/logout` ends them).
 async fn callers(app: &TestApp, round: usize) -> Vec<Who> {
     use sunfleet_app::accounts::{keys, secret, store};
@@ -643,7 +599,17 @@ fn names(body: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn every_endpoint_answers_every_kind_of_caller_exactly_as_specified() {
-    let app = fleet().await;
+    let app = spawn_sample_tree().await;
+    // A user with a known id, for the rows that change one.
+    app.db
+        .query(
+            "CREATE user:fixed SET email = 'fixed@platte.example', name = 'Fixed',
+                               org = org:platte, persona = 'customer'",
+        )
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
     let rows = rows();
     let served: BTreeSet<(String, String)> = sunfleet::http::endpoints()
         .into_iter()

@@ -8,6 +8,7 @@ use axum::http::{header, HeaderMap};
 use chrono::{DateTime, Duration, Utc};
 use surrealdb::types::RecordId;
 
+use super::cache::CallerCache;
 use super::model::{Me, Persona};
 use super::{secret, store};
 use crate::db::Db;
@@ -147,7 +148,12 @@ pub fn current() -> Option<Caller> {
 /// the session cookie. `Ok(None)`: no credentials, or a session that has ended. A key that
 /// is wrong, revoked or expired is an error: the caller meant to authenticate and should
 /// know why it failed.
-pub async fn resolve(db: &Db, headers: &HeaderMap, now: DateTime<Utc>) -> Result<Option<Caller>> {
+pub async fn resolve(
+    db: &Db,
+    cache: &CallerCache,
+    headers: &HeaderMap,
+    now: DateTime<Utc>,
+) -> Result<Option<Caller>> {
     if let Some(auth) = headers.get(header::AUTHORIZATION) {
         let token = auth
             .to_str()
@@ -155,12 +161,34 @@ pub async fn resolve(db: &Db, headers: &HeaderMap, now: DateTime<Utc>) -> Result
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or_else(|| auth_error("api_key_invalid", "use `Authorization: Bearer sfk_…`"))?;
-        return resolve_key(db, token, now).await.map(Some);
+        if !token.starts_with(API_KEY_PREFIX) || token.len() > 100 {
+            return Err(auth_error("api_key_invalid", "unknown API key"));
+        }
+        let hash = secret::token_hash(token);
+        let key = format!("k:{hash}");
+        if let Some(caller) = cache.get(&key, now) {
+            return Ok(Some(caller));
+        }
+        let (caller, expires_at) = resolve_key(db, &hash, now).await?;
+        cache.put(key, caller.clone(), expires_at);
+        return Ok(Some(caller));
     }
     let Some(token) = cookie(headers, SESSION_COOKIE) else {
         return Ok(None);
     };
-    resolve_session(db, &token, now).await
+    if token.len() > 100 {
+        return Ok(None);
+    }
+    let hash = secret::token_hash(&token);
+    let key = format!("s:{hash}");
+    if let Some(caller) = cache.get(&key, now) {
+        return Ok(Some(caller));
+    }
+    let resolved = resolve_session(db, &hash, now).await?;
+    if let Some((caller, expires_at)) = &resolved {
+        cache.put(key, caller.clone(), Some(*expires_at));
+    }
+    Ok(resolved.map(|(caller, _)| caller))
 }
 
 fn auth_error(code: &'static str, message: &str) -> AppError {
@@ -170,12 +198,13 @@ fn auth_error(code: &'static str, message: &str) -> AppError {
     }
 }
 
-async fn resolve_key(db: &Db, token: &str, now: DateTime<Utc>) -> Result<Caller> {
-    if !token.starts_with(API_KEY_PREFIX) || token.len() > 100 {
-        return Err(auth_error("api_key_invalid", "unknown API key"));
-    }
-    let hash = secret::token_hash(token);
-    let key = store::api_key(db, &hash)
+/// The caller of the key whose secret hashes to `hash`, and when the key expires.
+async fn resolve_key(
+    db: &Db,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(Caller, Option<DateTime<Utc>>)> {
+    let key = store::api_key(db, hash)
         .await?
         .ok_or_else(|| auth_error("api_key_invalid", "unknown API key"))?;
     if key.revoked_at.is_some() {
@@ -188,7 +217,7 @@ async fn resolve_key(db: &Db, token: &str, now: DateTime<Utc>) -> Result<Caller>
         return Err(auth_error("api_key_expired", "this API key has expired"));
     }
     if key.last_used.is_none_or(|t| now - t >= TOUCH_EVERY) {
-        store::touch_api_key(db, &hash, now).await?;
+        store::touch_api_key(db, hash, now).await?;
     }
     let scope = Scope::Orgs(Arc::new(store::subtree(db, &key.org).await?));
     // A key acts for its org with a partner's reach (its subtree), limited by its scopes.
@@ -198,7 +227,8 @@ async fn resolve_key(db: &Db, token: &str, now: DateTime<Utc>) -> Result<Caller>
         "customer" => Persona::Customer,
         _ => Persona::Partner,
     };
-    Ok(Caller {
+    let expires_at = key.expires_at;
+    let caller = Caller {
         actor: format!("api_key:{} ({})", key.prefix, key.name),
         user: None,
         email: String::new(),
@@ -211,24 +241,28 @@ async fn resolve_key(db: &Db, token: &str, now: DateTime<Utc>) -> Result<Caller>
             read: key.scopes.iter().any(|s| s == "read"),
             control: key.scopes.iter().any(|s| s == "control"),
         }),
-    })
+    };
+    Ok((caller, expires_at))
 }
 
-async fn resolve_session(db: &Db, token: &str, now: DateTime<Utc>) -> Result<Option<Caller>> {
-    if token.len() > 100 {
-        return Ok(None);
-    }
-    let hash = secret::token_hash(token);
-    let Some(s) = store::session(db, &hash).await? else {
+/// The caller of the session whose cookie hashes to `hash`, and when the session ends.
+async fn resolve_session(
+    db: &Db,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(Caller, DateTime<Utc>)>> {
+    let Some(s) = store::session(db, hash).await? else {
         return Ok(None);
     };
     if s.disabled || s.expires_at <= now || now - s.last_seen >= SESSION_IDLE {
-        store::delete_session(db, &hash).await?;
+        store::delete_session(db, hash).await?;
         return Ok(None);
     }
     if now - s.last_seen >= TOUCH_EVERY {
-        store::touch_session(db, &hash, now).await?;
+        store::touch_session(db, hash, now).await?;
     }
+    // Trusted from the cache for a while: end it no later than its idle limit would.
+    let ends = s.expires_at.min(now + SESSION_IDLE);
     let persona = store::persona_of(&s.persona)?;
     let scope = match persona {
         Persona::Admin => Scope::All,
@@ -237,17 +271,20 @@ async fn resolve_session(db: &Db, token: &str, now: DateTime<Utc>) -> Result<Opt
         }
         Persona::Customer => Scope::Orgs(Arc::new(vec![s.org.clone()])),
     };
-    Ok(Some(Caller {
-        actor: format!("{} ({})", crate::db::record_string(&s.user), s.email),
-        user: Some(s.user),
-        email: s.email,
-        name: s.name,
-        persona,
-        org: s.org,
-        org_name: s.org_name,
-        scope,
-        key: None,
-    }))
+    Ok(Some((
+        Caller {
+            actor: format!("{} ({})", crate::db::record_string(&s.user), s.email),
+            user: Some(s.user),
+            email: s.email,
+            name: s.name,
+            persona,
+            org: s.org,
+            org_name: s.org_name,
+            scope,
+            key: None,
+        },
+        ends,
+    )))
 }
 
 /// The value of cookie `name`, if the request carries it.

@@ -5,6 +5,7 @@ use leptos_meta::Title;
 
 use super::keys_api::{list_keys, CreateKey, RevokeKey};
 use super::model::{KeyView, Persona};
+use crate::orgs::OrgOptions;
 use crate::ui::{ActionError, ErrorBox, Loading};
 
 #[component]
@@ -47,10 +48,7 @@ pub fn KeysPage() -> impl IntoView {
                                 <input id="key-name" name="name" required maxlength="100" placeholder="ERP sync" />
                                 <label for="key-org">"Organisation"</label>
                                 <select id="key-org" name="org">
-                                    {orgs
-                                        .into_iter()
-                                        .map(|o| view! { <option value=o.id.clone()>{o.name.clone()}</option> })
-                                        .collect_view()}
+                                    <OrgOptions orgs />
                                 </select>
                                 <fieldset>
                                     <legend>"Scopes"</legend>

@@ -53,12 +53,55 @@ pub async fn issue(
         &caller.actor,
     )
     .await?;
+    let path = format!("/welcome?token={token}");
+    let expires = expires.format("%Y-%m-%d %H:%M UTC").to_string();
+    let (mailed, mail_error) = match mail(email, &path, &expires, kind).await {
+        None => (false, None),
+        Some(Ok(())) => (true, None),
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "mailing a link failed; it is shown on the page");
+            (false, Some(e))
+        }
+    };
     Ok(IssuedLink {
         email: email.to_string(),
-        path: format!("/welcome?token={token}"),
-        expires: expires.format("%Y-%m-%d %H:%M UTC").to_string(),
+        path,
+        expires,
         invite: kind == LinkKind::Invite,
+        mailed,
+        mail_error,
     })
+}
+
+/// Mails the link when a relay is configured (`None` when not).
+async fn mail(
+    email: &str,
+    path: &str,
+    expires: &str,
+    kind: LinkKind,
+) -> Option<Result<(), String>> {
+    let mailer = leptos::prelude::use_context::<std::sync::Arc<super::mail::Mailer>>()?;
+    let to = match super::model::Email::parse(email) {
+        Ok(to) => to,
+        Err(e) => return Some(Err(e.to_string())),
+    };
+    let url = format!("{}{path}", mailer.public_url);
+    let (subject, what) = match kind {
+        LinkKind::Invite => (
+            "Your sunfleet invitation",
+            "You have been invited to sunfleet.",
+        ),
+        LinkKind::Reset => (
+            "Reset your sunfleet password",
+            "A password reset was requested for you.",
+        ),
+    };
+    let body = format!(
+        "{what}\n\nSet your password here (the link works once, until {expires}):\n\n{url}\n\n\
+         Then sign in at {}/login with {email}.\n",
+        mailer.public_url
+    );
+    Some(mailer.send(&to, subject, &body).await)
 }
 
 /// Sets the password through a link: once, before it expires, for an enabled user. Ends

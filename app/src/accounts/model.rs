@@ -220,6 +220,10 @@ pub struct IssuedLink {
     /// UTC.
     pub expires: String,
     pub invite: bool,
+    /// Also sent to the user by email (an SMTP relay is configured and took it).
+    pub mailed: bool,
+    /// Why mailing failed, when it was tried and failed.
+    pub mail_error: Option<String>,
 }
 
 /// An API key as its list shows it (never the secret).

@@ -139,6 +139,7 @@ pub async fn touch_session(db: &Db, hash: &str, now: DateTime<Utc>) -> Result<()
 }
 
 pub async fn delete_session(db: &Db, hash: &str) -> Result<()> {
+    super::cache::forget_callers();
     db.query("DELETE $id")
         .bind(("id", session_record(hash)))
         .await
@@ -149,6 +150,7 @@ pub async fn delete_session(db: &Db, hash: &str) -> Result<()> {
 
 /// Ends every session of a user (disabled, password changed, persona or org changed).
 pub async fn delete_user_sessions(db: &Db, user: &RecordId) -> Result<()> {
+    super::cache::forget_callers();
     db.query("DELETE session WHERE user = $user")
         .bind(("user", user.clone()))
         .await
@@ -239,6 +241,7 @@ pub async fn insert_api_key(db: &Db, key: NewKey) -> Result<()> {
 }
 
 pub async fn revoke_api_key(db: &Db, hash: &str, at: DateTime<Utc>) -> Result<()> {
+    super::cache::forget_callers();
     db.query("UPDATE $id SET revoked_at = $at WHERE revoked_at IS NONE RETURN NONE")
         .bind(("id", api_key_record(hash)))
         .bind(("at", Datetime::from(at)))
@@ -323,6 +326,7 @@ pub async fn update_user(
     org: &RecordId,
     disabled: bool,
 ) -> Result<()> {
+    super::cache::forget_callers();
     db.query(
         "UPDATE $id SET name = $name, persona = $persona, org = $org, disabled = $disabled
          RETURN NONE",
@@ -339,6 +343,7 @@ pub async fn update_user(
 }
 
 pub async fn set_password(db: &Db, id: &RecordId, phc: &str) -> Result<()> {
+    super::cache::forget_callers();
     db.query("UPDATE $id SET password_hash = $phc RETURN NONE")
         .bind(("id", id.clone()))
         .bind(("phc", phc.to_string()))
@@ -354,6 +359,7 @@ pub async fn delete_user_sessions_except(
     user: &RecordId,
     keep: Option<&str>,
 ) -> Result<()> {
+    super::cache::forget_callers();
     db.query("DELETE session WHERE user = $user AND id != $keep")
         .bind(("user", user.clone()))
         .bind(("keep", keep.map(session_record)))
@@ -430,6 +436,7 @@ pub async fn use_link(
     phc: &str,
     now: DateTime<Utc>,
 ) -> Result<bool> {
+    super::cache::forget_callers();
     let mut response = db
         .query(
             "BEGIN TRANSACTION;
@@ -501,6 +508,7 @@ pub async fn list_keys(db: &Db, orgs: Option<Vec<RecordId>>) -> Result<Vec<KeyVi
 /// Deletes sessions that have ended (past their absolute expiry or idle too long) and links
 /// that expired or were used more than a day ago; answers how many rows went.
 pub async fn purge_ended(db: &Db, now: DateTime<Utc>, idle: chrono::Duration) -> Result<usize> {
+    super::cache::forget_callers();
     let mut response = db
         .query("DELETE session WHERE expires_at <= $now OR last_seen <= $idle RETURN BEFORE")
         .query("DELETE user_link WHERE expires_at <= $now OR used_at <= $day RETURN BEFORE")

@@ -7,6 +7,7 @@ use leptos_meta::Title;
 use super::manage::{list_users, CreateUser, ResetLink, UpdateUser};
 use super::model::{IssuedLink, Persona, UserView};
 use crate::orgs::model::OrgView;
+use crate::orgs::OrgOptions;
 use crate::ui::{ActionError, ErrorBox, Loading};
 
 #[component]
@@ -84,16 +85,7 @@ fn InviteForm(
                 </select>
                 <label for="user-org">"Organisation"</label>
                 <select id="user-org" name="org">
-                    {orgs
-                        .into_iter()
-                        .map(|o| {
-                            view! {
-                                <option value=o.id.clone()>
-                                    {format!("{} ({})", o.name, o.kind.label())}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
+                    <OrgOptions orgs />
                 </select>
                 <p class="sub">"A customer user belongs to a customer, a dealer user to a dealer, and so on."</p>
                 <button type="submit">"Invite"</button>
@@ -118,6 +110,8 @@ fn LinkNotice(#[prop(into)] link: Signal<Option<IssuedLink>>) -> impl IntoView {
                         {format!("{what} for {} (works once, until {}). Copy it now: it is not shown again.", l.email, l.expires)}
                     </p>
                     <input class="secret" readonly value=url aria-label=what />
+                    {l.mailed.then(|| view! { <p>{format!("Also emailed to {}.", l.email)}</p> })}
+                    {l.mail_error.clone().map(|e| view! { <p>{format!("Could not email it ({e}); hand it over yourself.")}</p> })}
                 </div>
             }
         })

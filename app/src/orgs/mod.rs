@@ -8,4 +8,4 @@ pub mod store;
 
 pub use api::{create_org, delete_org, list_orgs, move_org, rename_org};
 pub use api::{CreateOrg, DeleteOrg, ListOrgs, MoveOrg, RenameOrg};
-pub use page::OrgsPage;
+pub use page::{OrgOptions, OrgsPage};

@@ -86,16 +86,7 @@ fn CreateForm(create: ServerAction<CreateOrg>, list: Vec<OrgView>, admin: bool) 
                 </select>
                 <label for="org-parent">"Under"</label>
                 <select id="org-parent" name="parent">
-                    {parents
-                        .into_iter()
-                        .map(|o| {
-                            view! {
-                                <option value=o.id.clone()>
-                                    {format!("{} ({})", o.name, o.kind.label())}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
+                    <OrgOptions orgs=parents />
                 </select>
                 <button type="submit">"Create"</button>
             </ActionForm>
@@ -216,4 +207,14 @@ fn OrgEdit(
             </details>
         </td>
     }
+}
+
+/// `<option>`s for choosing an org: "Name (Kind)", its id as the value.
+#[component]
+pub fn OrgOptions(orgs: Vec<OrgView>) -> impl IntoView {
+    orgs.into_iter()
+        .map(|o| {
+            view! { <option value=o.id.clone()>{format!("{} ({})", o.name, o.kind.label())}</option> }
+        })
+        .collect_view()
 }

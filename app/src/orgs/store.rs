@@ -34,6 +34,8 @@ pub fn org_record(slug: &str) -> RecordId {
 /// Creates organisations (parents before children, or parents already stored); existing
 /// ids are left alone.
 pub async fn insert_orgs(db: &Db, orgs: Vec<NewOrg>) -> Result<()> {
+    // Scopes are cached with callers; a changed tree must not be served from there.
+    crate::accounts::cache::forget_callers();
     // Keyed by the record id's text: `RecordId` itself is not a good map key (clippy).
     let mut known: HashMap<String, Vec<RecordId>> = HashMap::new();
     let outside: Vec<RecordId> = orgs
@@ -220,6 +222,8 @@ pub async fn create(db: &Db, name: &str, kind: OrgKind, parent: &RecordId) -> Re
 }
 
 pub async fn rename(db: &Db, org: &RecordId, name: &str) -> Result<()> {
+    // Scopes are cached with callers; a changed tree must not be served from there.
+    crate::accounts::cache::forget_callers();
     db.query("UPDATE $org SET name = $name RETURN NONE")
         .bind(("org", org.clone()))
         .bind(("name", name.to_string()))
@@ -232,6 +236,8 @@ pub async fn rename(db: &Db, org: &RecordId, name: &str) -> Result<()> {
 /// Moves `org` under `parent` and rewrites the ancestry of it and every org below it, in
 /// one transaction. Refused (422) under itself or one of its descendants.
 pub async fn move_subtree(db: &Db, org: &RecordId, parent: &RecordId) -> Result<()> {
+    // Scopes are cached with callers; a changed tree must not be served from there.
+    crate::accounts::cache::forget_callers();
     let mut response = db
         .query("SELECT id, ancestors FROM ONLY $parent")
         .query("SELECT id, ancestors FROM ONLY $org")
@@ -294,6 +300,8 @@ struct Holdings {
 
 /// Deletes an org that holds nothing; 409 naming what it still holds. Returns its name.
 pub async fn delete_if_empty(db: &Db, org: &RecordId) -> Result<String> {
+    // Scopes are cached with callers; a changed tree must not be served from there.
+    crate::accounts::cache::forget_callers();
     let mut response = db
         .query(
             "SELECT name,

@@ -577,24 +577,36 @@ pub async fn energy_today(
     scope: Option<Vec<RecordId>>,
     now: DateTime<Utc>,
 ) -> Result<(f64, f64)> {
+    let all = scope.is_none();
     let mut response = db
         .query(
             "SELECT record::id(id) AS id, timezone FROM device
              WHERE decommissioned_at IS NONE AND ($all OR owner IN $orgs)",
         )
-        .query(
-            "SELECT device, date, solar_wh, grid_wh FROM rollup_day
-             WHERE start > $since AND ($all OR device IN
-                (SELECT VALUE record::id(id) FROM device WHERE owner IN $orgs))",
-        )
-        .bind(("all", scope.is_none()))
+        .bind(("all", all))
         .bind(("orgs", scope.unwrap_or_default()))
-        .bind(("since", Datetime::from(now - chrono::Duration::hours(40))))
         .await
         .and_then(|r| r.check())
         .map_err(internal("energy today"))?;
     let zones: Vec<DeviceZone> = response.take(0).map_err(internal("energy today"))?;
-    let days: Vec<DayEnergy> = response.take(1).map_err(internal("energy today"))?;
+    // The scope's device ids bound as a list: a subquery here would run once per row.
+    let devices: Vec<String> = if all {
+        Vec::new()
+    } else {
+        zones.iter().map(|z| z.id.clone()).collect()
+    };
+    let mut response = db
+        .query(
+            "SELECT device, date, solar_wh, grid_wh FROM rollup_day
+             WHERE start > $since AND ($all OR device IN $devices)",
+        )
+        .bind(("all", all))
+        .bind(("devices", devices))
+        .bind(("since", Datetime::from(now - chrono::Duration::hours(40))))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("energy today"))?;
+    let days: Vec<DayEnergy> = response.take(0).map_err(internal("energy today"))?;
     let today: std::collections::HashMap<String, String> = zones
         .into_iter()
         .map(|z| {
