@@ -21,7 +21,7 @@ use leptos_meta::{provide_meta_context, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
-use accounts::{AccountPage, KeysPage, LoginPage, UsersPage, WelcomePage};
+use accounts::{AccountPage, ApiDocsPage, KeysPage, LoginPage, UsersPage, WelcomePage};
 use audit::AuditPage;
 use devices::{DevicePage, FleetPage};
 use home::HomePage;
@@ -70,6 +70,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("users") view=UsersPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("keys") view=KeysPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("api-docs") view=ApiDocsPage ssr=SsrMode::Async />
                     <Route
                         path=(StaticSegment("devices"), ParamSegment("id"))
                         view=DevicePage

@@ -94,6 +94,10 @@ test("a partner creates an API key, sees its secret once, uses it and revokes it
   await row.getByRole("button", { name: "Revoke ERP sync" }).click();
   await expect(row).toContainText("revoked");
   expect((await call()).status()).toBe(401);
+  // The reference for what a key can call is one click away.
+  await page.getByRole("link", { name: "API docs" }).first().click();
+  await expect(page.getByRole("heading", { name: "HTTP API", level: 1 })).toBeVisible();
+  await expect(page.getByText("POST /api/fleet")).toBeVisible();
   expect(errors).toEqual([]);
 });
 

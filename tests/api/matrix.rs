@@ -260,6 +260,12 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: "GET",
+            route: "/api-docs",
+            request: Request::Get("/api-docs"),
+            expect: pages(),
+        },
+        Row {
+            method: "GET",
             route: "/account",
             request: Request::Get("/account"),
             expect: pages(),

@@ -3,6 +3,7 @@
 
 mod account_page;
 mod api;
+mod docs_page;
 mod keys_api;
 mod keys_page;
 mod login_page;
@@ -33,6 +34,7 @@ pub use account_page::{AccountPage, WelcomePage};
 #[cfg(feature = "ssr")]
 pub use api::ClientAddr;
 pub use api::{login, logout, whoami, Login, Logout, Whoami};
+pub use docs_page::ApiDocsPage;
 pub use keys_api::{create_key, list_keys, revoke_key};
 pub use keys_page::KeysPage;
 pub use login_page::{LoginPage, SignOut};

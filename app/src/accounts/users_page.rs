@@ -87,7 +87,7 @@ fn InviteForm(
                 <select id="user-org" name="org">
                     <OrgOptions orgs />
                 </select>
-                <p class="sub">"A customer user belongs to a customer, a dealer user to a dealer, and so on."</p>
+                <p class="hint">"A customer user belongs to a customer, a dealer user to a dealer, and so on."</p>
                 <button type="submit">"Invite"</button>
             </ActionForm>
             <ActionError action=create />

@@ -53,7 +53,7 @@ pub fn AuditPage() -> impl IntoView {
                 <input id="to" name="to" type="datetime-local" prop:value=move || param("to") />
                 <button type="submit">"Filter"</button>
             </form>
-            <p class="sub">"Times in UTC. Without a range: the last 30 days."</p>
+            <p class="hint">"Times in UTC. Without a range: the last 30 days."</p>
             <Transition fallback=|| view! { <Loading what="the audit trail" /> }>
                 {move || entries.try_get().flatten().map(|r| match r {
                     Err(error) => view! { <ErrorBox error /> }.into_any(),

@@ -56,6 +56,8 @@ fn Home(summary: HomeSummary) -> impl IntoView {
                             "Your systems read and steer these devices over HTTP with an API key ("
                             <code>"Authorization: Bearer sfk_…"</code> "). "
                             <a href="/keys">"Manage API keys"</a>
+                            " · "
+                            <a href="/api-docs">"API docs"</a>
                         </p>
                     </section>
                 }
@@ -151,7 +153,7 @@ fn EnergyToday(solar_wh: f64, grid_wh: f64) -> impl IntoView {
                 " · "
                 <span>{share}</span>
             </p>
-            <p class="sub">"Each device's own local day."</p>
+            <p class="hint">"Each device's own local day."</p>
         </section>
     }
 }

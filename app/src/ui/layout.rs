@@ -82,8 +82,13 @@ fn nav_links(persona: Persona) -> Vec<(&'static str, &'static str)> {
             ("/users", "Users"),
             ("/keys", "API keys"),
             ("/audit", "Audit"),
+            ("/api-docs", "API docs"),
         ]),
-        Persona::Partner => links.extend([("/users", "Users"), ("/keys", "API keys")]),
+        Persona::Partner => links.extend([
+            ("/users", "Users"),
+            ("/keys", "API keys"),
+            ("/api-docs", "API docs"),
+        ]),
         Persona::Dealer => links.extend([("/orgs", "Customers"), ("/users", "Users")]),
         Persona::Customer => {}
     }
