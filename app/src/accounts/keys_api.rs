@@ -37,8 +37,6 @@ pub async fn create_key(
             if key_orgs(&caller).is_some_and(|orgs| !orgs.contains(&org)) {
                 return Err(AppError::not_found("org"));
             }
-            let ticked =
-                |v: &Option<String>| v.as_deref().is_some_and(|v| !v.is_empty() && v != "false");
             let expires_at = match expires_days
                 .as_deref()
                 .map(str::trim)
@@ -65,8 +63,8 @@ pub async fn create_key(
                 &db,
                 &org,
                 &name,
-                ticked(&read),
-                ticked(&control),
+                super::model::ticked(read.as_deref()),
+                super::model::ticked(control.as_deref()),
                 expires_at,
                 &caller.actor,
             )

@@ -94,17 +94,8 @@ pub async fn update_user(
             if !manageable(&caller).contains(&org) {
                 return Err(AppError::not_found("org"));
             }
-            let kind = crate::orgs::store::org_kind(&db, &org)
-                .await?
-                .ok_or(AppError::not_found("org"))?;
-            if kind != persona.org_kind().as_str() {
-                return Err(AppError::validation(format!(
-                    "a {persona} user belongs to a {} organisation, not a {kind}",
-                    persona.org_kind().as_str()
-                )));
-            }
-            // A checkbox sends "on" when ticked and nothing otherwise.
-            let disabled = disabled.is_some_and(|v| !v.is_empty() && v != "false");
+            super::users::require_org_fits(&db, persona, &org, AppError::not_found("org")).await?;
+            let disabled = super::model::ticked(disabled.as_deref());
             let old_persona = super::store::persona_of(&user.persona)?;
             if caller.user.as_ref() == Some(&user.id)
                 && (disabled || persona != old_persona || org != user.org)

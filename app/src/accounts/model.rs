@@ -176,6 +176,11 @@ pub fn display_name(raw: &str) -> Result<String, AppError> {
     Ok(s.to_string())
 }
 
+/// A form checkbox: browsers send "on" when it is ticked and nothing otherwise.
+pub fn ticked(value: Option<&str>) -> bool {
+    value.is_some_and(|v| !v.is_empty() && v != "false")
+}
+
 /// Where to go after signing in: a local path only, so a crafted link cannot send a user
 /// to another site; printable ASCII only (it becomes a `Location` header; anything else
 /// arrives percent-encoded from a browser anyway).

@@ -36,16 +36,13 @@ pub async fn create_user(db: &Db, spec: UserSpec) -> Result<RecordId> {
         }
         None => None,
     };
-    let kind = crate::orgs::store::org_kind(db, &spec.org)
-        .await?
-        .ok_or_else(|| AppError::validation("that organisation does not exist"))?;
-    let wanted = spec.persona.org_kind().as_str();
-    if kind != wanted {
-        return Err(AppError::validation(format!(
-            "a {} user belongs to a {wanted} organisation, not a {kind}",
-            spec.persona
-        )));
-    }
+    require_org_fits(
+        db,
+        spec.persona,
+        &spec.org,
+        AppError::validation("that organisation does not exist"),
+    )
+    .await?;
     store::insert_user(
         db,
         store::NewUser {
@@ -57,4 +54,24 @@ pub async fn create_user(db: &Db, spec: UserSpec) -> Result<RecordId> {
         },
     )
     .await
+}
+
+/// Checks that `org` exists (else `missing`) and is of the kind `persona` belongs to (else
+/// 422): an admin in the operator org, a dealer user in a dealer org, and so on.
+pub async fn require_org_fits(
+    db: &Db,
+    persona: Persona,
+    org: &RecordId,
+    missing: AppError,
+) -> Result<()> {
+    let kind = crate::orgs::store::org_kind(db, org)
+        .await?
+        .ok_or(missing)?;
+    let wanted = persona.org_kind().as_str();
+    if kind != wanted {
+        return Err(AppError::validation(format!(
+            "a {persona} user belongs to a {wanted} organisation, not a {kind}"
+        )));
+    }
+    Ok(())
 }
