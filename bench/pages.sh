@@ -1,42 +1,94 @@
 #!/usr/bin/env bash
-# Page and API latency against the release binary on a fresh demo database.
-#   bench/pages.sh            # builds nothing; run scripts/build.sh first
-# Needs wrk (Debian package `wrk`). Prints p50/p99 latency and requests/s for the fleet
-# page, a device page, persona homes and the Fleet server function, each signed in.
+# Page, chart-query and front-end benchmarks against the release binary on a fresh SurrealKV
+# directory with 5,000 devices, 30 days of history for 100 of them (seeded by
+# `sunfleet seed`), signed in as an admin.
+#   bench/pages.sh            # run scripts/build.sh first
+#   DURATION=30s bench/pages.sh
+# 1. open loop (oha -q, --latency-correction: no coordinated omission): the fleet page and a
+#    device page at 250 pages/s each, p50/p99;
+# 2. closed loop: peak pages/s at 64 connections;
+# 3. chart queries (the series server function, one at a time): one device over 24 h, 30 d
+#    and 1 y, the whole fleet over 24 h, p50/p99;
+# 4. the front end: WASM + JS (brotli, as served) and the time until the map with 5,000
+#    markers is drawn in headless Chromium.
+# Needs oha (crates.io, installed into the tools folder on first use), curl, python3, and
+# the end2end npm packages (scripts/setup.sh) for step 4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
+if ! command -v oha >/dev/null 2>&1; then
+  echo "installing oha from crates.io (once)…"
+  cargo install oha --locked --root "$SUNFLEET_CACHE/tools" >/dev/null 2>&1
+fi
 port=${BENCH_PORT:-3998}
+duration=${DURATION:-20s}
 dir=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
-"$SUNFLEET_BIN" serve --demo --addr "127.0.0.1:$port" --db "surrealkv://$dir/db" >"$dir/log" 2>&1 &
+db="surrealkv://$dir/db"
+start=$(date +%s)
+"$SUNFLEET_BIN" seed --devices 5000 --days 30 --history-devices 100 --db "$db" \
+  --ids-out "$dir/ids.txt" >"$dir/seed.log" 2>&1
+echo "seeded 5000 devices, 30 days for 100 of them, in $(( $(date +%s) - start )) s"
+SUNFLEET_NEW_PASSWORD=bench-password-123 "$SUNFLEET_BIN" user add --db "$db" \
+  --email bench@sunfleet.example --persona admin --name Bench >/dev/null
+"$SUNFLEET_BIN" serve --addr "127.0.0.1:$port" --db "$db" >"$dir/log" 2>&1 &
 pid=$!
 for _ in $(seq 1 240); do
   curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
   sleep 0.5
 done
-grep 'demo:' "$dir/log" | tail -n 1
 base="http://127.0.0.1:$port"
-# Every page needs a session: sign in as a demo user and send its cookie.
-session() {
-  curl -fs -o /dev/null -D - -X POST "$base/api/login" --data-urlencode "email=$1" \
-    --data-urlencode "password=$2" | sed -n 's/^set-cookie: \(sunfleet_session=[^;]*\).*/\1/ip'
+cookie=$(curl -fs -o /dev/null -D - -X POST "$base/api/login" \
+  --data-urlencode "email=bench@sunfleet.example" --data-urlencode "password=bench-password-123" |
+  sed -n 's/^set-cookie: \(sunfleet_session=[^;]*\).*/\1/ip')
+device=$(head -n 1 "$dir/ids.txt")
+echo "sunfleet $("$SUNFLEET_BIN" --version | cut -d' ' -f2), $(nproc) cores, $duration per run, device $device"
+
+summary() { # oha's text report → requests/s, p50, p99
+  awk '/Requests\/sec:/ {rps=$2} /50.00% in/ {p50=$3*1000} /99.00% in/ {p99=$3*1000}
+       END {printf "  %.0f req/s, p50 %.1f ms, p99 %.1f ms\n", rps, p50, p99}'
 }
-admin=$(session admin@sunfleet.example demo-admin-password)
-customer=$(session customer@sunfleet.example demo-customer-password)
-device=$(curl -fs -X POST "$base/api/fleet" -H "Cookie: $admin" -d 'query=' | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"][0]["id"])')
-cat >"$dir/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = "query=well"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-LUA
-run() {
-  local name=$1; shift
-  echo "== $name"
-  wrk --latency -t2 -c"${CONNS:-8}" -d"${DURATION:-10s}" "$@" | grep -E 'Requests/sec|^ +(50|99)%'
+open_loop() {
+  local name=$1 url=$2
+  echo "== open loop, 250 pages/s: $name"
+  oha --no-tui -z "$duration" -q 250 --latency-correction -c 64 -H "Cookie: $cookie" "$url" | summary
 }
-run "admin: fleet page (240 devices) GET /fleet" -H "Cookie: $admin" "$base/fleet"
-run "admin: home GET /" -H "Cookie: $admin" "$base/"
-run "admin: device page GET /devices/$device" -H "Cookie: $admin" "$base/devices/$device"
-run "customer: home GET /" -H "Cookie: $customer" "$base/"
-run "admin: fleet server fn POST /api/fleet query=well" -H "Cookie: $admin" -s "$dir/post.lua" "$base/api/fleet"
+closed_loop() {
+  local name=$1 url=$2
+  echo "== closed loop, 64 connections: $name"
+  oha --no-tui -z "$duration" -c 64 -H "Cookie: $cookie" "$url" | summary
+}
+# Warm the fleet snapshot and the caller cache.
+curl -fs -o /dev/null -H "Cookie: $cookie" "$base/fleet"
+open_loop "fleet page GET /fleet" "$base/fleet"
+open_loop "device page GET /devices/$device" "$base/devices/$device"
+closed_loop "fleet page GET /fleet" "$base/fleet"
+closed_loop "fleet page, filtered and sorted" "$base/fleet?status=online&sort=solar&dir=desc&page=3"
+closed_loop "device page GET /devices/$device" "$base/devices/$device"
+
+series() {
+  local name=$1 body=$2
+  echo "== chart query, one at a time: $name"
+  oha --no-tui -n "${QUERIES:-200}" -c 1 -m POST -H "Cookie: $cookie" \
+    -H "Content-Type: application/x-www-form-urlencoded" -d "$body" "$base/api/series" | summary
+}
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+ago() { date -u -d "$1 ago" +%Y-%m-%dT%H:%M:%SZ; }
+series "one device, 24 h" "device=$device&from=$(ago '24 hours')&to=$now"
+series "one device, 30 d" "device=$device&from=$(ago '30 days')&to=$now"
+series "one device, 1 y" "device=$device&from=$(ago '365 days')&to=$now"
+series "whole fleet, 24 h" "from=$(ago '24 hours')&to=$now"
+
+echo "== front end, brotli as served"
+site=${SUNFLEET_SITE_DIR:-target/site}
+size() { wc -c <"$1"; }
+wasm=$(size "$site/pkg/sunfleet.wasm.br")
+js=$(size "$site/pkg/sunfleet.js.br")
+maplibs=$(brotli -c -q 11 public/vendor/leaflet/leaflet.js | wc -c)
+cluster=$(brotli -c -q 11 public/vendor/markercluster/leaflet.markercluster.js | wc -c)
+echo "  wasm $((wasm / 1024)) KB + js $((js / 1024)) KB = $(((wasm + js) / 1024)) KB on every page;"
+echo "  the map adds leaflet $((maplibs / 1024)) KB + markercluster $((cluster / 1024)) KB (loaded on first use)"
+if [ -d end2end/node_modules/playwright-core ]; then
+  echo "== map with 5,000 markers in headless Chromium"
+  BASE="$base" COOKIE="$cookie" node bench/map-time.mjs
+fi

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
+scripts/vendor.sh
 
 # cargo-leptos regenerates (and re-timestamps) the whole site on every run, which would
 # relink the server each time. Skip the front end when none of its inputs changed.

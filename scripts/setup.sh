@@ -46,4 +46,10 @@ if ! cmp -s end2end/package-lock.json end2end/node_modules/.sunfleet-installed-l
   step "end2end npm packages"
   (cd end2end && npm ci --no-audit --no-fund && cp package-lock.json node_modules/.sunfleet-installed-lock)
 fi
+# Browser libraries served by sunfleet (copied into public/vendor by scripts/vendor.sh).
+if ! cmp -s vendor/package-lock.json vendor/node_modules/.sunfleet-installed-lock; then
+  step "vendored browser libraries (leaflet, markercluster, echarts) from npm"
+  (cd vendor && npm ci --no-audit --no-fund && cp package-lock.json node_modules/.sunfleet-installed-lock)
+fi
+scripts/vendor.sh
 echo "setup: all tools present"

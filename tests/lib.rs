@@ -396,9 +396,16 @@ impl TestApp {
         json_response(request).await
     }
 
-    /// Calls the Fleet server function the way the browser does (form-encoded POST).
+    /// Calls the Fleet server function the way the browser does (form-encoded POST), with
+    /// free text `query` as the only filter.
     pub async fn fleet(&self, query: &str) -> (u16, Value) {
-        self.post_fn("/api/fleet", &[("query", query)]).await
+        let filter = serde_urlencoded::to_string([("q", query)]).expect("encode");
+        self.fleet_filter(&filter).await
+    }
+
+    /// Calls the Fleet server function with a Fleet URL query string (`status=offline&page=2`).
+    pub async fn fleet_filter(&self, filter: &str) -> (u16, Value) {
+        self.post_fn("/api/fleet", &[("filter", filter)]).await
     }
 
     pub async fn device(&self, id: &str) -> (u16, Value) {

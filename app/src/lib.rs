@@ -9,6 +9,7 @@ pub mod audit;
 pub mod devices;
 pub mod error;
 pub mod home;
+pub mod map;
 pub mod orgs;
 pub mod telemetry;
 pub mod ui;
@@ -23,7 +24,7 @@ use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
 use accounts::{AccountPage, ApiDocsPage, KeysPage, LoginPage, UsersPage, WelcomePage};
 use audit::AuditPage;
-use devices::{DevicePage, FleetPage};
+use devices::{DevicePage, FleetPage, ImportPage, RegisterPage};
 use home::HomePage;
 use orgs::OrgsPage;
 use ui::{Layout, NotFound};
@@ -71,6 +72,16 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("keys") view=KeysPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("api-docs") view=ApiDocsPage ssr=SsrMode::Async />
+                    <Route
+                        path=(StaticSegment("devices"), StaticSegment("new"))
+                        view=RegisterPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("devices"), StaticSegment("import"))
+                        view=ImportPage
+                        ssr=SsrMode::Async
+                    />
                     <Route
                         path=(StaticSegment("devices"), ParamSegment("id"))
                         view=DevicePage

@@ -87,7 +87,7 @@ test("a partner creates an API key, sees its secret once, uses it and revokes it
 
   const call = () =>
     page.request.post("/api/fleet", {
-      form: { query: "" },
+      form: { filter: "" },
       headers: { Authorization: `Bearer ${secret}` },
     });
   expect((await call()).status()).toBe(200);
@@ -97,7 +97,7 @@ test("a partner creates an API key, sees its secret once, uses it and revokes it
   // The reference for what a key can call is one click away.
   await page.getByRole("link", { name: "API docs" }).first().click();
   await expect(page.getByRole("heading", { name: "HTTP API", level: 1 })).toBeVisible();
-  await expect(page.getByText("POST /api/fleet")).toBeVisible();
+  await expect(page.getByText("POST /api/fleet", { exact: true })).toBeVisible();
   expect(errors).toEqual([]);
 });
 

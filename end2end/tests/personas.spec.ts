@@ -27,7 +27,7 @@ for (const who of Object.keys(personas) as (keyof typeof DEMO)[]) {
     await signIn(page, who);
     await expect(page.getByRole("heading", { name: heading, level: 1 })).toBeVisible();
 
-    const res = await page.request.post("/api/fleet", { form: { query: "" } });
+    const res = await page.request.post("/api/fleet", { form: { filter: "" } });
     expect(res.status()).toBe(200);
     const fleet = await res.json();
     expect(fleet.total).toBeGreaterThan(0);
@@ -36,11 +36,12 @@ for (const who of Object.keys(personas) as (keyof typeof DEMO)[]) {
       for (const owner of seen) expect(owners).toContain(owner);
       expect(fleet.total).toBeLessThan(240);
     } else {
-      expect(fleet.total).toBe(240);
+      // The demo's 240, plus any another test registered.
+      expect(fleet.total).toBeGreaterThanOrEqual(240);
     }
     await page.getByRole("link", { name: "Fleet", exact: true }).click();
     await expect(page).toHaveURL("/fleet");
-    await expect(page.locator("table.fleet tbody tr")).toHaveCount(fleet.total);
+    await expect(page.locator("table.fleet tbody tr")).toHaveCount(Math.min(50, fleet.total));
     expect(errors).toEqual([]);
   });
 }
@@ -51,7 +52,7 @@ test("signing out ends the session", async ({ page }) => {
   await expect(page).toHaveURL("/login");
   await page.goto("/fleet");
   await expect(page).toHaveURL("/login?next=%2Ffleet");
-  const res = await page.request.post("/api/fleet", { form: { query: "" } });
+  const res = await page.request.post("/api/fleet", { form: { filter: "" } });
   expect(res.status()).toBe(401);
 });
 

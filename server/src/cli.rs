@@ -56,6 +56,9 @@ enum Command {
         /// Days of history to write (0: devices only).
         #[arg(long, default_value_t = 0)]
         days: i64,
+        /// Write that history for the first N devices only (default: all).
+        #[arg(long)]
+        history_devices: Option<usize>,
         /// Also write the device ids, one per line, to this file (for load-test scripts).
         #[arg(long)]
         ids_out: Option<std::path::PathBuf>,
@@ -110,9 +113,10 @@ pub async fn run() -> ExitCode {
         Command::Seed {
             devices,
             days,
+            history_devices,
             ids_out,
             db,
-        } => seed(devices, days, ids_out, db).await,
+        } => seed(devices, days, history_devices, ids_out, db).await,
         Command::Simulate(args) => crate::simulate::run(args).await.map(|summary| {
             println!("{summary}");
         }),
@@ -240,6 +244,7 @@ async fn user(command: UserCommand, db: DbArgs) -> anyhow::Result<()> {
 async fn seed(
     devices: usize,
     days: i64,
+    history_devices: Option<usize>,
     ids_out: Option<std::path::PathBuf>,
     db: DbArgs,
 ) -> anyhow::Result<()> {
@@ -249,7 +254,8 @@ async fn seed(
     let db = sunfleet_app::db::connect(&db.to_config()).await?;
     sunfleet_app::db::migrate(&db).await?;
     let now = chrono::Utc::now();
-    crate::demo::seed(&db, now, devices, days).await?;
+    let history = history_devices.unwrap_or(devices).min(devices);
+    crate::demo::seed_with(&db, now, devices, days, history).await?;
     if days > 0 {
         sunfleet_app::db::set_flag(&db, "demo_seeded").await?;
     }

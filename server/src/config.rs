@@ -58,4 +58,36 @@ pub struct ServeArgs {
     /// The site's public address, for links in mail (e.g. https://fleet.example.com).
     #[arg(long, env = "SUNFLEET_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Map tiles, as a URL template with {z}, {x} and {y} (and optionally {s}); the default
+    /// is OpenStreetMap's. Point it at your own tile server where devices must not reach out.
+    #[arg(long, env = "SUNFLEET_TILE_URL")]
+    pub tile_url: Option<String>,
+    /// The attribution shown on the map for those tiles.
+    #[arg(long, env = "SUNFLEET_TILE_ATTRIBUTION")]
+    pub tile_attribution: Option<String>,
+}
+
+impl ServeArgs {
+    /// The map tiles to use; a template without {z}, {x} and {y} is refused at start-up.
+    pub fn tiles(&self) -> anyhow::Result<sunfleet_app::devices::model::Tiles> {
+        let mut tiles = sunfleet_app::devices::model::Tiles::openstreetmap();
+        if let Some(url) = self
+            .tile_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+        {
+            let templated = ["{z}", "{x}", "{y}"].iter().all(|p| url.contains(p));
+            let web =
+                url.starts_with("http://") || url.starts_with("https://") || url.starts_with('/');
+            if !templated || !web {
+                anyhow::bail!(
+                    "SUNFLEET_TILE_URL: {url:?} is not a tile URL template like https://tiles.example/{{z}}/{{x}}/{{y}}.png"
+                );
+            }
+            tiles.url = url.to_string();
+            tiles.attribution = self.tile_attribution.clone().unwrap_or_default();
+        }
+        Ok(tiles)
+    }
 }

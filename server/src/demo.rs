@@ -124,6 +124,18 @@ pub async fn ensure_demo_users(db: &Db) -> anyhow::Result<()> {
 /// Writes a fleet of `devices` devices (the demo's own first) as of `now`, with `days` of
 /// history (none: devices only, for load tests).
 pub async fn seed(db: &Db, now: DateTime<Utc>, devices: usize, days: i64) -> anyhow::Result<()> {
+    seed_with(db, now, devices, days, devices).await
+}
+
+/// As [`seed`], with history for the first `history` devices only (load tests: thousands
+/// of devices, a long history for some).
+pub async fn seed_with(
+    db: &Db,
+    now: DateTime<Utc>,
+    devices: usize,
+    days: i64,
+    history: usize,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let fleet = Fleet::generate_n(now, SEED, devices);
     orgs::insert_orgs(db, fleet.orgs.clone()).await?;
@@ -148,7 +160,7 @@ pub async fn seed(db: &Db, now: DateTime<Utc>, devices: usize, days: i64) -> any
     let raw_from = end - Duration::days(raw_days);
     let mut writer = SeedWriter::new(db);
     let mut last_print = Instant::now();
-    for (n, device) in fleet.devices.iter().enumerate() {
+    for (n, device) in fleet.devices.iter().take(history).enumerate() {
         writer
             .add(device, device.simulate(end, days), raw_from, end)
             .await?;
@@ -166,7 +178,7 @@ pub async fn seed(db: &Db, now: DateTime<Utc>, devices: usize, days: i64) -> any
     let (readings, rollups) = writer.finish().await?;
     println!(
         "demo: done, {readings} readings and {rollups} rollups for {} devices in {:.1} s",
-        fleet.devices.len(),
+        history.min(fleet.devices.len()),
         started.elapsed().as_secs_f64()
     );
     Ok(())
@@ -574,6 +586,7 @@ impl Fleet {
                         DEALERS[dealer].0
                     })),
                     location: Some(NewLocation {
+                        source: None,
                         lat,
                         lon,
                         accuracy_m: Some(rng.random_range(3.0..25.0)),

@@ -27,6 +27,9 @@ pub struct AppState {
     pub callers: std::sync::Arc<sunfleet_app::accounts::cache::CallerCache>,
     /// Sends invite and reset links when an SMTP relay is configured.
     pub mailer: Option<std::sync::Arc<sunfleet_app::accounts::mail::Mailer>>,
+    /// The live fleet in memory, shared by every list, map and export.
+    pub fleet: std::sync::Arc<sunfleet_app::devices::snapshot::FleetCache>,
+    pub tiles: sunfleet_app::devices::model::Tiles,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -49,7 +52,8 @@ impl AppState {
             .site_pkg_dir("pkg")
             .env(leptos::config::Env::PROD)
             .build();
-        let ingest = crate::ingest::Ingest::new(db.clone(), readings);
+        let fleet: std::sync::Arc<sunfleet_app::devices::snapshot::FleetCache> = Default::default();
+        let ingest = crate::ingest::Ingest::new(db.clone(), readings, fleet.clone());
         Self {
             db,
             leptos,
@@ -57,6 +61,8 @@ impl AppState {
             login_throttle: Default::default(),
             callers: Default::default(),
             mailer: None,
+            fleet,
+            tiles: sunfleet_app::devices::model::Tiles::openstreetmap(),
         }
     }
 
@@ -66,10 +72,14 @@ impl AppState {
         let throttle = self.login_throttle.clone();
         let callers = self.callers.clone();
         let mailer = self.mailer.clone();
+        let fleet = self.fleet.clone();
+        let tiles = self.tiles.clone();
         move || {
             provide_context(db.clone());
             provide_context(throttle.clone());
             provide_context(callers.clone());
+            provide_context(fleet.clone());
+            provide_context(tiles.clone());
             if let Some(mailer) = &mailer {
                 provide_context(mailer.clone());
             }
@@ -83,7 +93,11 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos.clone();
     // Pages and server functions sit behind the gate (caller resolution, sign-in, cross-site
     // check); the open routes (health, ingest) have their own rules and credentials.
-    let gated = Router::new()
+    let gated = gated_routes()
+        .into_iter()
+        .fold(Router::new(), |router, (_, path, route)| {
+            router.route(path, route)
+        })
         .route(UNKNOWN_API, any(unknown_api))
         .leptos_routes_with_context(&state, routes, provide, move || shell(options.clone()))
         .route_layer(axum::middleware::from_fn_with_state(
@@ -112,6 +126,49 @@ fn open_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
     routes
 }
 
+/// Routes behind the gate that are neither pages nor server functions: (method, path, handler).
+fn gated_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    vec![(Method::GET, "/fleet.csv", get(fleet_csv))]
+}
+
+/// The Fleet as CSV, for the same query string as the Fleet page.
+async fn fleet_csv(
+    State(state): State<AppState>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    caller: Option<axum::Extension<sunfleet_app::accounts::caller::Caller>>,
+) -> Response {
+    let Some(axum::Extension(caller)) = caller else {
+        return error_response(AppError::Unauthorized);
+    };
+    let query = query.unwrap_or_default();
+    let result =
+        sunfleet_app::devices::export::fleet_csv(&state.db, &state.fleet, &caller, &query).await;
+    match result {
+        Ok(csv) => {
+            let name = format!(
+                "sunfleet-devices-{}.csv",
+                chrono::Utc::now().format("%Y%m%d-%H%M")
+            );
+            (
+                [
+                    (
+                        axum::http::header::CONTENT_TYPE,
+                        "text/csv; charset=utf-8".to_string(),
+                    ),
+                    (
+                        axum::http::header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}\""),
+                    ),
+                    (axum::http::header::CACHE_CONTROL, "no-store".to_string()),
+                ],
+                csv,
+            )
+                .into_response()
+        }
+        Err(e) => error_response(e),
+    }
+}
+
 /// Every (method, route) the router serves, named as the router names them: pages, server
 /// functions, the catch-all for unknown `/api/` paths (`ANY`) and the open routes. The
 /// authorization matrix test checks it has an entry for each.
@@ -123,6 +180,7 @@ pub fn endpoints() -> Vec<(String, String)> {
         .map(|(path, method)| (method.to_string(), path.to_string()));
     let open = open_routes()
         .into_iter()
+        .chain(gated_routes())
         .map(|(method, path, _)| (method.to_string(), path.to_string()));
     pages
         .chain(functions)
@@ -202,6 +260,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     sunfleet_app::db::migrate(&db).await?;
     let mut state = AppState::new(db.clone());
     state.mailer = mailer;
+    state.tiles = args.tiles()?;
     if args.demo {
         crate::demo::seed_once(&db).await?;
         crate::demo::ensure_demo_users(&db).await?;

@@ -38,7 +38,7 @@ async fn each_persona_sees_exactly_its_own_slice_of_the_fleet() {
         (&customer, vec!["Platte Well"]),
     ];
     for (who, expected) in cases {
-        let (status, body) = app.post_fn_as(who, "/api/fleet", &[("query", "")]).await;
+        let (status, body) = app.post_fn_as(who, "/api/fleet", &[("filter", "")]).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(names(&body), expected, "{who:?}");
         assert_eq!(body["total"], expected.len(), "{who:?}");
@@ -81,7 +81,7 @@ async fn customer_cannot_see_other_customers_devices() {
 async fn anonymous_callers_reach_only_sign_in_health_and_ingest() {
     let app = spawn_sample_tree().await;
     let anon = Who::Anonymous;
-    let (status, body) = app.post_fn_as(&anon, "/api/fleet", &[("query", "")]).await;
+    let (status, body) = app.post_fn_as(&anon, "/api/fleet", &[("filter", "")]).await;
     assert_eq!(status, 401);
     assert_eq!(body["code"], "unauthorized");
     let response = app
@@ -127,7 +127,7 @@ async fn a_disabled_user_cannot_sign_in_and_loses_open_sessions() {
         .unwrap()
         .check()
         .unwrap();
-    let (status, _) = app.post_fn("/api/fleet", &[("query", "")]).await;
+    let (status, _) = app.post_fn("/api/fleet", &[("filter", "")]).await;
     assert_eq!(status, 401, "the open session ends");
     let (status, body) = app.sign_in(ADMIN_EMAIL, PASSWORD).await.unwrap_err();
     assert_eq!(status, 401);
@@ -161,7 +161,7 @@ async fn signing_in_sets_a_strict_cookie_and_signing_out_ends_the_session() {
 
     let (status, _) = app.post_fn("/api/logout", &[]).await;
     assert_eq!(status, 200);
-    let (status, _) = app.post_fn("/api/fleet", &[("query", "")]).await;
+    let (status, _) = app.post_fn("/api/fleet", &[("filter", "")]).await;
     assert_eq!(status, 401, "the old session no longer works");
 }
 
@@ -184,7 +184,7 @@ async fn a_session_presented_at_sign_in_is_replaced_not_reused() {
         .unwrap()
         .to_string();
     assert!(!cookie.contains(&old), "a new id");
-    let (status, _) = app.post_fn("/api/fleet", &[("query", "")]).await;
+    let (status, _) = app.post_fn("/api/fleet", &[("filter", "")]).await;
     assert_eq!(status, 401, "the presented session was ended");
 }
 
@@ -197,7 +197,7 @@ async fn an_expired_session_is_signed_out() {
         .unwrap()
         .check()
         .unwrap();
-    let (status, _) = app.post_fn("/api/fleet", &[("query", "")]).await;
+    let (status, _) = app.post_fn("/api/fleet", &[("filter", "")]).await;
     assert_eq!(status, 401);
     let mut left = app
         .db
@@ -217,7 +217,7 @@ async fn an_idle_session_is_signed_out() {
         .unwrap()
         .check()
         .unwrap();
-    let (status, _) = app.post_fn("/api/fleet", &[("query", "")]).await;
+    let (status, _) = app.post_fn("/api/fleet", &[("filter", "")]).await;
     assert_eq!(status, 401);
 }
 
@@ -238,7 +238,7 @@ async fn a_cross_site_post_is_refused_before_it_does_anything() {
     assert_eq!(response.status().as_u16(), 403);
     let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
     assert_eq!(body["code"], "cross_site_request");
-    let (status, _) = app.post_fn("/api/fleet", &[("query", "")]).await;
+    let (status, _) = app.post_fn("/api/fleet", &[("filter", "")]).await;
     assert_eq!(status, 200, "still signed in: the logout was refused");
 }
 
@@ -281,7 +281,7 @@ async fn api_keys_read_their_org_subtree_until_revoked_or_expired() {
     };
     let key = issue(None).await.unwrap();
     let who = Who::Key(key.clone());
-    let (status, body) = app.post_fn_as(&who, "/api/fleet", &[("query", "")]).await;
+    let (status, body) = app.post_fn_as(&who, "/api/fleet", &[("filter", "")]).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(names(&body), vec!["Agri Well"]);
 
@@ -289,7 +289,7 @@ async fn api_keys_read_their_org_subtree_until_revoked_or_expired() {
     let hash = sunfleet_app::accounts::secret::token_hash(&key);
     let (status, _) = app.post_fn("/api/key_revoke", &[("id", &hash)]).await;
     assert_eq!(status, 200);
-    let (status, body) = app.post_fn_as(&who, "/api/fleet", &[("query", "")]).await;
+    let (status, body) = app.post_fn_as(&who, "/api/fleet", &[("filter", "")]).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (401, Some("api_key_revoked"))
@@ -300,7 +300,7 @@ async fn api_keys_read_their_org_subtree_until_revoked_or_expired() {
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let (status, body) = app
-        .post_fn_as(&Who::Key(soon), "/api/fleet", &[("query", "")])
+        .post_fn_as(&Who::Key(soon), "/api/fleet", &[("filter", "")])
         .await;
     assert_eq!(
         (status, body["code"].as_str()),
@@ -311,7 +311,7 @@ async fn api_keys_read_their_org_subtree_until_revoked_or_expired() {
         .post_fn_as(
             &Who::Key("sfk_nonsense".into()),
             "/api/fleet",
-            &[("query", "")],
+            &[("filter", "")],
         )
         .await;
     assert_eq!(
@@ -397,7 +397,7 @@ async fn ended_sessions_are_purged_and_live_ones_kept() {
     assert_eq!(purged, 1);
     let alive = [&app.admin, &other]
         .into_iter()
-        .map(|who| app.post_fn_as(who, "/api/fleet", &[("query", "")]));
+        .map(|who| app.post_fn_as(who, "/api/fleet", &[("filter", "")]));
     let mut statuses = Vec::new();
     for call in alive {
         statuses.push(call.await.0);

@@ -75,7 +75,7 @@ async fn an_invited_user_sets_a_password_through_the_link_once_and_signs_in() {
         .sign_in("new.farmer@platte.example", PASSWORD)
         .await
         .expect("signs in with the password set through the link");
-    let (status, body) = app.post_fn_as(&who, "/api/fleet", &[("query", "")]).await;
+    let (status, body) = app.post_fn_as(&who, "/api/fleet", &[("filter", "")]).await;
     assert_eq!(status, 200);
     assert_eq!(body["rows"][0]["name"], "Platte Well");
 }
@@ -117,7 +117,7 @@ async fn a_reset_link_sets_a_new_password_and_ends_the_users_sessions() {
         .await;
     assert_eq!(status, 200);
     let (status, _) = app
-        .post_fn_as(&customer, "/api/fleet", &[("query", "")])
+        .post_fn_as(&customer, "/api/fleet", &[("filter", "")])
         .await;
     assert_eq!(status, 401, "the old session ended");
     assert!(app.sign_in("c@platte.example", PASSWORD).await.is_err());
@@ -151,14 +151,14 @@ async fn changing_ones_password_needs_the_current_one_and_ends_other_sessions() 
         .await;
     assert_eq!(status, 200);
     assert_eq!(
-        app.post_fn_as(&here, "/api/fleet", &[("query", "")])
+        app.post_fn_as(&here, "/api/fleet", &[("filter", "")])
             .await
             .0,
         200,
         "this session stays"
     );
     assert_eq!(
-        app.post_fn_as(&elsewhere, "/api/fleet", &[("query", "")])
+        app.post_fn_as(&elsewhere, "/api/fleet", &[("filter", "")])
             .await
             .0,
         401,
@@ -200,7 +200,12 @@ async fn moving_a_customer_to_another_dealer_moves_who_sees_its_devices() {
     let count = |who: &Who| {
         let who = who.clone();
         let app = &app;
-        async move { app.post_fn_as(&who, "/api/fleet", &[("query", "")]).await.1["total"].clone() }
+        async move {
+            app.post_fn_as(&who, "/api/fleet", &[("filter", "")])
+                .await
+                .1["total"]
+                .clone()
+        }
     };
     assert_eq!(count(&rocky).await, 2);
     assert_eq!(count(&basin).await, 0);
@@ -340,7 +345,7 @@ async fn disabling_a_user_ends_their_sessions_at_once() {
         .await;
     // Used just before: its resolution is cached, and must be forgotten.
     assert_eq!(
-        app.post_fn_as(&customer, "/api/fleet", &[("query", "")])
+        app.post_fn_as(&customer, "/api/fleet", &[("filter", "")])
             .await
             .0,
         200
@@ -369,7 +374,7 @@ async fn disabling_a_user_ends_their_sessions_at_once() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
-        app.post_fn_as(&customer, "/api/fleet", &[("query", "")])
+        app.post_fn_as(&customer, "/api/fleet", &[("filter", "")])
             .await
             .0,
         401
@@ -436,7 +441,9 @@ async fn partners_issue_keys_that_work_until_revoked_and_every_change_is_audited
     let secret = key["secret"].as_str().unwrap().to_string();
     let who = Who::Key(secret.clone());
     assert_eq!(
-        app.post_fn_as(&who, "/api/fleet", &[("query", "")]).await.0,
+        app.post_fn_as(&who, "/api/fleet", &[("filter", "")])
+            .await
+            .0,
         200
     );
     let (_, keys) = app.post_fn_as(&partner, "/api/keys", &[]).await;
@@ -456,7 +463,9 @@ async fn partners_issue_keys_that_work_until_revoked_and_every_change_is_audited
         .await;
     assert_eq!(status, 200);
     assert_eq!(
-        app.post_fn_as(&who, "/api/fleet", &[("query", "")]).await.0,
+        app.post_fn_as(&who, "/api/fleet", &[("filter", "")])
+            .await
+            .0,
         401
     );
 

@@ -7,6 +7,7 @@ mod device;
 mod fleet;
 mod ingest;
 mod mail;
+mod manage;
 mod matrix;
 mod ops;
 mod series;

@@ -169,7 +169,7 @@ fn rows() -> Vec<Row> {
         Row {
             method: "POST",
             route: "/api/fleet",
-            request: Request::Fn("/api/fleet", vec![("query", String::new())]),
+            request: Request::Fn("/api/fleet", vec![("filter", String::new())]),
             expect: [
                 s(401),
                 Rows(ALL),
@@ -181,6 +181,123 @@ fn rows() -> Vec<Row> {
                 s(401),
                 Rows(AGRI),
             ],
+        },
+        Row {
+            method: "GET",
+            route: "/fleet.csv",
+            request: Request::Get("/fleet.csv"),
+            expect: pages(),
+        },
+        Row {
+            method: "GET",
+            route: "/devices/new",
+            request: Request::Get("/devices/new"),
+            expect: managers(&[true, false, true, false]),
+        },
+        Row {
+            method: "GET",
+            route: "/devices/import",
+            request: Request::Get("/devices/import"),
+            expect: managers(&[true, false, true, false]),
+        },
+        Row {
+            method: "POST",
+            route: "/api/fleet_map",
+            request: Request::Fn("/api/fleet_map", vec![("filter", String::new())]),
+            expect: signed_in(200),
+        },
+        Row {
+            method: "POST",
+            route: "/api/device_orgs",
+            request: Request::Fn("/api/device_orgs", vec![]),
+            expect: fns([s(200), s(403), s(200), s(403)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/device_register",
+            request: Request::Fn(
+                "/api/device_register",
+                vec![
+                    ("id", "SF-9-MATRIX".into()),
+                    ("name", "Matrix Well".into()),
+                    ("model", "SPC-5".into()),
+                    ("firmware", "1.0".into()),
+                    ("owner", "platte".into()),
+                    ("timezone", "America/Denver".into()),
+                ],
+            ),
+            // The admin registers it; the dealer, allowed too, then finds the id taken.
+            expect: fns([s(200), s(403), s(409), s(403)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/device_update",
+            request: Request::Fn(
+                "/api/device_update",
+                vec![
+                    ("id", "SF-1-00002".into()),
+                    ("name", "Platte Well".into()),
+                    ("model", "SPC-5".into()),
+                    ("firmware", "".into()),
+                    ("timezone", "America/Denver".into()),
+                    ("offline_timeout_min", "10".into()),
+                ],
+            ),
+            expect: fns([s(200), s(403), s(200), s(403)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/device_transfer",
+            request: Request::Fn(
+                "/api/device_transfer",
+                vec![("id", "SF-1-00002".into()), ("owner", "platte".into())],
+            ),
+            expect: fns([s(200), s(403), s(200), s(403)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/device_locate",
+            request: Request::Fn(
+                "/api/device_locate",
+                vec![
+                    ("id", "SF-1-00002".into()),
+                    ("lat", "41.1".into()),
+                    ("lon", "-104.8".into()),
+                    ("source", "typed".into()),
+                ],
+            ),
+            expect: fns([s(200), s(403), s(200), s(403)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/device_token",
+            request: Request::Fn("/api/device_token", vec![("id", "SF-1-00002".into())]),
+            expect: fns([s(200), s(403), s(200), s(403)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/device_decommission",
+            request: Request::Fn(
+                "/api/device_decommission",
+                vec![
+                    ("id", "SF-1-00002".into()),
+                    ("confirm", "not the id".into()),
+                ],
+            ),
+            // Allowed callers get as far as the confirmation, which is wrong: nothing changes.
+            expect: fns([s(422), s(403), s(422), s(403)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/device_import",
+            request: Request::Fn(
+                "/api/device_import",
+                vec![
+                    ("csv", "id,name\nSF-1-00002,Platte Well\n".into()),
+                    ("commit", "false".into()),
+                ],
+            ),
+            expect: fns([s(200), s(403), s(200), s(403)], s(403)),
         },
         Row {
             method: "POST",

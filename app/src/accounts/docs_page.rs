@@ -8,8 +8,18 @@ use leptos_meta::Title;
 const ENDPOINTS: &[(&str, &str, &str)] = &[
     (
         "POST /api/fleet",
-        "query: text to match in name, id, owner, model or firmware (empty: all)",
-        "{rows: [{id, name, owner, model, connectivity, fault_code, last_seen_ago, solar_w, grid_w}], total}",
+        "filter: the Fleet page's URL query, e.g. q=well&status=offline&org=…&model=…&firmware=…&sort=last_seen&dir=desc&page=2 (empty: everything, by name)",
+        "{rows: [{id, name, owner, owner_id, model, firmware, connectivity, fault_code, last_seen_ago, solar_w, grid_w, location}], matched, total, pages, filter, facets}: 50 rows a page",
+    ),
+    (
+        "GET /fleet.csv",
+        "the same query string as filter above",
+        "every matching device as CSV (id, name, owner, owner_name, model, firmware, status, fault_code, last_seen, solar_w, grid_w, lat, lon, timezone)",
+    ),
+    (
+        "POST /api/fleet_map",
+        "filter: as for /api/fleet",
+        "{points: [{id, name, lat, lon, marker, solar_w, grid_w}], unplaced, tiles}",
     ),
     (
         "POST /api/device",
@@ -54,7 +64,7 @@ pub fn ApiDocsPage() -> impl IntoView {
                 "does not exist), 422 (invalid parameters) or 429."
             </p>
             <pre class="example">
-                "curl -H 'Authorization: Bearer sfk_…' -d 'query=well' https://<this site>/api/fleet"
+                "curl -H 'Authorization: Bearer sfk_…' -d 'filter=q%3Dwell' https://<this site>/api/fleet"
             </pre>
             <div class="table-wrap">
                 <table class="audit">

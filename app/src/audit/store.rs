@@ -10,6 +10,7 @@ use crate::error::Result;
 #[derive(Debug, Clone, SurrealValue)]
 struct AuditRecord {
     time: DateTime<Utc>,
+    device: Option<String>,
     org: Option<RecordId>,
     kind: String,
     severity: String,
@@ -38,6 +39,7 @@ pub async fn record_as(
 ) -> Result<()> {
     let row = AuditRecord {
         time: Utc::now(),
+        device: None,
         org: org.cloned(),
         kind: kind.into(),
         severity: "info".into(),
@@ -49,6 +51,42 @@ pub async fn record_as(
         .await
         .and_then(|r| r.check())
         .map_err(internal("audit event"))?;
+    Ok(())
+}
+
+/// A change `caller` made to one device (owned by `org`), for the device's history and the
+/// audit trail.
+#[derive(Debug, Clone)]
+pub struct DeviceChange {
+    pub device: String,
+    pub org: RecordId,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+/// Records device changes by `caller`, all in one statement.
+pub async fn record_devices(db: &Db, caller: &Caller, changes: Vec<DeviceChange>) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let rows: Vec<AuditRecord> = changes
+        .into_iter()
+        .map(|c| AuditRecord {
+            time: now,
+            device: Some(c.device),
+            org: Some(c.org),
+            kind: c.kind.into(),
+            severity: "info".into(),
+            message: c.message,
+            actor: Some(caller.actor.clone()),
+        })
+        .collect();
+    db.query("INSERT INTO event $rows RETURN NONE")
+        .bind(("rows", rows))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("device events"))?;
     Ok(())
 }
 

@@ -12,6 +12,7 @@ const STEPS: &[&str] = &[
     include_str!("schema_v1.surql"),
     include_str!("schema_v2.surql"),
     include_str!("schema_v3.surql"),
+    include_str!("schema_v4.surql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = STEPS.len() as i64;

@@ -1,27 +1,45 @@
-//! Server functions for devices: resolve the caller, authorize, call the store with the
-//! caller's scope.
+//! Server functions that read devices: resolve the caller, authorize, answer from the fleet
+//! snapshot or the store within the caller's scope.
 
 use leptos::prelude::*;
 
-use super::model::{DeviceDetail, FleetList};
+use super::model::{DeviceDetail, FleetList, FleetMap};
 use crate::error::AppError;
 
-/// The Fleet list, filtered by free text over name, id, owner, model and firmware.
+/// One page of the Fleet. `filter` is the page's URL query string (`status=offline&page=2`,
+/// see [`super::filter::FleetFilter`]); the answer carries the filter as understood.
 #[server(endpoint = "fleet")]
 #[cfg_attr(feature = "ssr", tracing::instrument)]
-pub async fn list_fleet(query: String) -> Result<FleetList, AppError> {
+pub async fn list_fleet(#[server(default)] filter: String) -> Result<FleetList, AppError> {
     crate::error::respond(
         async {
-            let caller = crate::accounts::caller::caller()?;
-            caller.require(crate::accounts::caller::Right::Read)?;
+            let (caller, filter) = ssr::reader(&filter)?;
             let db = crate::db::db()?;
-            let query = query.trim();
-            if query.chars().count() > 200 {
-                return Err(AppError::validation(
-                    "the filter is longer than 200 characters",
-                ));
-            }
-            super::store::fleet(&db, caller.scope.orgs(), query, chrono::Utc::now()).await
+            let snapshot = super::snapshot::snapshot(&db).await?;
+            let scope = caller.scope.orgs();
+            Ok(snapshot.list(scope.as_deref(), &filter, chrono::Utc::now()))
+        }
+        .await,
+    )
+}
+
+/// Every device matching `filter` (paging aside) that has a location, for the map.
+#[server(endpoint = "fleet_map")]
+#[cfg_attr(feature = "ssr", tracing::instrument)]
+pub async fn map_fleet(#[server(default)] filter: String) -> Result<FleetMap, AppError> {
+    crate::error::respond(
+        async {
+            let (caller, filter) = ssr::reader(&filter)?;
+            let db = crate::db::db()?;
+            let snapshot = super::snapshot::snapshot(&db).await?;
+            let scope = caller.scope.orgs();
+            let (points, unplaced) = snapshot.map(scope.as_deref(), &filter, chrono::Utc::now());
+            Ok(FleetMap {
+                points,
+                unplaced,
+                tiles: use_context::<super::model::Tiles>()
+                    .unwrap_or_else(super::model::Tiles::openstreetmap),
+            })
         }
         .await,
     )
@@ -33,16 +51,40 @@ pub async fn list_fleet(query: String) -> Result<FleetList, AppError> {
 pub async fn get_device(id: String) -> Result<DeviceDetail, AppError> {
     crate::error::respond(
         async {
+            use crate::accounts::caller::Right;
             let caller = crate::accounts::caller::caller()?;
-            caller.require(crate::accounts::caller::Right::Read)?;
+            caller.require(Right::Read)?;
             // An id that cannot exist is reported like a missing one: the page says "not found".
             let id =
                 super::model::DeviceId::parse(&id).map_err(|_| AppError::not_found("device"))?;
             let db = crate::db::db()?;
-            super::store::device(&db, caller.scope.orgs().as_deref(), &id, chrono::Utc::now())
+            let scope = caller.scope.orgs();
+            let mut device = super::store::device(&db, scope.as_deref(), &id, chrono::Utc::now())
                 .await?
-                .ok_or(AppError::not_found("device"))
+                .ok_or(AppError::not_found("device"))?;
+            if let Some(tiles) = use_context::<super::model::Tiles>() {
+                device.tiles = tiles;
+            }
+            if caller.may(Right::EditDevices) {
+                device.editable = true;
+                device.transfer_to = crate::orgs::store::names(&db, scope).await?;
+            }
+            Ok(device)
         }
         .await,
     )
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) mod ssr {
+    use super::super::filter::FleetFilter;
+    use crate::accounts::caller::{caller, Caller, Right};
+    use crate::error::AppError;
+
+    /// The caller, who may read devices, and the filter they asked for.
+    pub fn reader(filter: &str) -> Result<(Caller, FleetFilter), AppError> {
+        let caller = caller()?;
+        caller.require(Right::Read)?;
+        Ok((caller, FleetFilter::parse_query(filter)?))
+    }
 }

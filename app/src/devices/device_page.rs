@@ -5,6 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use super::api::get_device;
+use super::manage_view::{Actions, LocationCard, ManageCard};
 use super::model::{fault_label, DeviceDetail, LatestStatus};
 use crate::error::AppError;
 use crate::ui::format::{celsius, rpm, volts, watts};
@@ -20,7 +21,19 @@ pub fn DevicePage() -> impl IntoView {
             .flatten()
             .unwrap_or_default()
     };
-    let device = Resource::new(id, get_device);
+    let actions = Actions::new();
+    let device = Resource::new(move || (id(), actions.version()), |(id, _)| get_device(id));
+    // A decommissioned device is gone from the live fleet: back to the list.
+    Effect::new(move |_| {
+        if actions
+            .decommission
+            .value()
+            .get()
+            .is_some_and(|r| r.is_ok())
+        {
+            leptos_router::hooks::use_navigate()("/fleet", Default::default());
+        }
+    });
     view! {
         <Suspense fallback=|| view! { <Loading what="device" /> }>
             {move || {
@@ -28,7 +41,7 @@ pub fn DevicePage() -> impl IntoView {
                     .try_get()
                     .flatten()
                     .map(|result| match result {
-                        Ok(device) => view! { <DeviceView device /> }.into_any(),
+                        Ok(device) => view! { <DeviceView device actions /> }.into_any(),
                         Err(AppError::NotFound { .. }) => {
                             view! { <NotFound what="device" /> }.into_any()
                         }
@@ -40,7 +53,8 @@ pub fn DevicePage() -> impl IntoView {
 }
 
 #[component]
-fn DeviceView(device: DeviceDetail) -> impl IntoView {
+fn DeviceView(device: DeviceDetail, actions: Actions) -> impl IntoView {
+    let full = device.clone();
     let DeviceDetail {
         id,
         name,
@@ -54,11 +68,14 @@ fn DeviceView(device: DeviceDetail) -> impl IntoView {
         offline_timeout_min,
         connectivity,
         latest,
+        editable,
+        ..
     } = device;
     let fault = latest.as_ref().and_then(|l| l.fault_code);
     let location = location
         .map(|l| format!("{:.5}, {:.5}", l.lat, l.lon))
         .unwrap_or_else(|| "not set".into());
+    let manage = editable.then(|| view! { <ManageCard device=full.clone() actions /> });
     view! {
         <Title text=name.clone() />
         <section class="page device">
@@ -107,6 +124,8 @@ fn DeviceView(device: DeviceDetail) -> impl IntoView {
                         <dd>{format!("{offline_timeout_min} min of silence")}</dd>
                     </dl>
                 </section>
+                <LocationCard device=full actions />
+                {manage}
             </div>
         </section>
     }

@@ -1,42 +1,37 @@
-//! The Fleet page: every device with its connectivity and current power, filterable by text.
-//! The filter lives in the URL (`/fleet?q=…`) so a filtered view can be bookmarked and shared.
+//! The Fleet page: every device of the caller's scope with its connectivity and current
+//! power; filter by text, status, org, model and firmware, sort by any column, page through
+//! 50 at a time, export what matches as CSV, see it on a map. All of it lives in the URL
+//! (`/fleet?status=offline&sort=last_seen&page=2`) so a view can be bookmarked and shared.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::NavigateOptions;
 
 use super::api::list_fleet;
-use super::model::{FleetList, FleetRow};
-use crate::ui::format::{query_escape, watts};
+use super::filter::{FleetFilter, SortKey, StatusFilter};
+use super::model::{FleetFacets, FleetList, FleetRow};
+use crate::accounts::model::Persona;
+use crate::ui::format::watts;
 use crate::ui::{ErrorBox, Loading, StatusBadge};
 
 #[component]
 pub fn FleetPage() -> impl IntoView {
-    let query = use_query_map();
+    let location = use_location();
     // `try_` accessors: a server render the client abandoned may still be polled after its
     // owner is gone, and must then give up quietly rather than panic.
-    let filter = move || query.try_with(|q| q.get("q")).flatten().unwrap_or_default();
-    let fleet = Resource::new(filter, list_fleet);
-    // True while a new filter's rows are on their way; the old rows stay visible meanwhile.
+    let search = move || location.search.try_get().unwrap_or_default();
+    let fleet = Resource::new(search, list_fleet);
+    // The filter as the URL states it, for the controls (the server re-checks it).
+    let current = Memo::new(move |_| {
+        FleetFilter::parse_query(&search()).unwrap_or_else(|_| FleetFilter {
+            page: 1,
+            ..Default::default()
+        })
+    });
     let (pending, set_pending) = signal(false);
-    let navigate = use_navigate();
-    let on_input = move |ev| {
-        let value = event_target_value(&ev);
-        let url = if value.is_empty() {
-            "/fleet".to_string()
-        } else {
-            format!("/fleet?q={}", query_escape(&value))
-        };
-        navigate(
-            &url,
-            NavigateOptions {
-                replace: true,
-                scroll: false,
-                ..Default::default()
-            },
-        );
-    };
+    let me = crate::ui::use_me();
+    let show_map = RwSignal::new(false);
 
     view! {
         <Title text="Fleet" />
@@ -51,26 +46,56 @@ pub fn FleetPage() -> impl IntoView {
                             .and_then(Result::ok)
                             .map(|list| {
                                 view! {
-                                    <p class="count" aria-live="polite">
+                                    <p class="count" aria-live="polite" data-testid="fleet-count">
                                         {count_label(&list)}
                                     </p>
                                 }
                             })
                     }}
                 </Transition>
+                <div class="actions">
+                    <Suspense>
+                        {move || Suspend::new(async move {
+                            let edits = me
+                                .await
+                                .is_some_and(|m| matches!(m.persona, Persona::Admin | Persona::Dealer));
+                            edits
+                                .then(|| {
+                                    view! {
+                                        <a class="button" href="/devices/new">
+                                            "Register device"
+                                        </a>
+                                        <a class="button secondary" href="/devices/import">
+                                            "Import CSV"
+                                        </a>
+                                    }
+                                })
+                        })}
+                    </Suspense>
+                    <a
+                        class="button secondary"
+                        href=move || {
+                            let f = current.get().at_page(1).to_query();
+                            if f.is_empty() { "/fleet.csv".to_string() } else { format!("/fleet.csv?{f}") }
+                        }
+                        download
+                        rel="external"
+                    >
+                        "Export CSV"
+                    </a>
+                    <crate::map::NearMeButton search=Signal::derive(search) />
+                    <button
+                        type="button"
+                        class="secondary"
+                        aria-pressed=move || show_map.get().to_string()
+                        on:click=move |_| show_map.update(|m| *m = !*m)
+                    >
+                        {move || if show_map.get() { "Hide map" } else { "Show map" }}
+                    </button>
+                </div>
             </header>
-            <form class="filter" role="search" method="get" action="/fleet">
-                <label for="fleet-filter">"Filter devices"</label>
-                <input
-                    id="fleet-filter"
-                    type="search"
-                    name="q"
-                    placeholder="Name, id, owner, model or firmware"
-                    autocomplete="off"
-                    prop:value=filter
-                    on:input=on_input
-                />
-            </form>
+            <Filters current fleet />
+            {move || show_map.get().then(|| view! { <crate::map::FleetMapView search=Signal::derive(search) /> })}
             <p class="updating" role="status" aria-live="polite">
                 {move || if pending.try_get().unwrap_or(false) { "Updating…" } else { "" }}
             </p>
@@ -80,7 +105,7 @@ pub fn FleetPage() -> impl IntoView {
                         .try_get()
                         .flatten()
                         .map(|result| match result {
-                            Ok(list) => view! { <FleetTable list /> }.into_any(),
+                            Ok(list) => view! { <FleetResult list /> }.into_any(),
                             Err(error) => view! { <ErrorBox error /> }.into_any(),
                         })
                 }}
@@ -90,15 +115,155 @@ pub fn FleetPage() -> impl IntoView {
 }
 
 fn count_label(list: &FleetList) -> String {
-    if list.rows.len() as u64 == list.total {
+    if list.matched == list.total {
         format!("{} devices", list.total)
     } else {
-        format!("{} of {} devices", list.rows.len(), list.total)
+        format!("{} of {} devices", list.matched, list.total)
+    }
+}
+
+/// Navigates to `filter` without a new history entry per keystroke.
+fn go(filter: &FleetFilter) {
+    let navigate = use_navigate();
+    navigate(
+        &filter.href(),
+        NavigateOptions {
+            replace: true,
+            scroll: false,
+            ..Default::default()
+        },
+    );
+}
+
+/// The filter form. Without JavaScript it is a plain GET form; hydrated, every change
+/// navigates at once (back to page 1).
+#[component]
+fn Filters(
+    current: Memo<FleetFilter>,
+    fleet: Resource<Result<FleetList, crate::error::AppError>>,
+) -> impl IntoView {
+    let change = move |edit: fn(&mut FleetFilter, String)| {
+        move |ev: leptos::ev::Event| {
+            let mut f = current.get_untracked();
+            edit(&mut f, event_target_value(&ev));
+            f.page = 1;
+            go(&f);
+        }
+    };
+    let facets = move || {
+        fleet
+            .try_get()
+            .flatten()
+            .and_then(Result::ok)
+            .map(|l| l.facets)
+            .unwrap_or_default()
+    };
+    let option = |value: String, label: String, selected: bool| {
+        view! {
+            <option value=value selected=selected>
+                {label}
+            </option>
+        }
+    };
+    view! {
+        <form class="filters" role="search" method="get" action="/fleet">
+            <div class="field grow">
+                <label for="fleet-filter">"Search"</label>
+                <input
+                    id="fleet-filter"
+                    type="search"
+                    name="q"
+                    placeholder="Name, id, owner, model or firmware"
+                    autocomplete="off"
+                    prop:value=move || current.get().q
+                    on:input=change(|f, v| f.q = v)
+                />
+            </div>
+            <div class="field">
+                <label for="fleet-status">"Status"</label>
+                <select id="fleet-status" name="status" on:change=change(|f, v| f.status = StatusFilter::from_value(&v))>
+                    <option value="">"Any status"</option>
+                    {move || {
+                        let now = current.get().status;
+                        StatusFilter::ALL
+                            .into_iter()
+                            .map(|s| option(s.as_str().into(), s.label().into(), now == Some(s)))
+                            .collect_view()
+                    }}
+                </select>
+            </div>
+            <Transition>
+                {move || {
+                    let FleetFacets { orgs, models, firmwares } = facets();
+                    let f = current.get();
+                    view! {
+                        {(orgs.len() > 1 || f.org.is_some())
+                            .then(|| {
+                                view! {
+                                    <div class="field">
+                                        <label for="fleet-org">"Organisation"</label>
+                                        <select id="fleet-org" name="org" on:change=change(|f, v| f.org = Some(v).filter(|v| !v.is_empty()))>
+                                            <option value="">"All organisations"</option>
+                                            {orgs
+                                                .into_iter()
+                                                .map(|(id, name)| {
+                                                    let selected = f.org.as_deref() == Some(id.as_str());
+                                                    option(id, name, selected)
+                                                })
+                                                .collect_view()}
+                                        </select>
+                                    </div>
+                                }
+                            })}
+                        <div class="field">
+                            <label for="fleet-model">"Model"</label>
+                            <select id="fleet-model" name="model" on:change=change(|f, v| f.model = Some(v).filter(|v| !v.is_empty()))>
+                                <option value="">"All models"</option>
+                                {models
+                                    .into_iter()
+                                    .map(|m| {
+                                        let selected = f.model.as_deref() == Some(m.as_str());
+                                        option(m.clone(), m, selected)
+                                    })
+                                    .collect_view()}
+                            </select>
+                        </div>
+                        <div class="field">
+                            <label for="fleet-firmware">"Firmware"</label>
+                            <select id="fleet-firmware" name="firmware" on:change=change(|f, v| f.firmware = Some(v).filter(|v| !v.is_empty()))>
+                                <option value="">"All firmware"</option>
+                                {firmwares
+                                    .into_iter()
+                                    .map(|m| {
+                                        let selected = f.firmware.as_deref() == Some(m.as_str());
+                                        option(m.clone(), m, selected)
+                                    })
+                                    .collect_view()}
+                            </select>
+                        </div>
+                    }
+                }}
+            </Transition>
+            <noscript>
+                <button type="submit">"Apply"</button>
+            </noscript>
+            {move || {
+                let f = current.get();
+                (f.narrows() || f.near.is_some())
+                    .then(|| {
+                        view! {
+                            <a class="clear" href="/fleet">
+                                "Clear filters"
+                            </a>
+                        }
+                    })
+            }}
+        </form>
     }
 }
 
 #[component]
-fn FleetTable(list: FleetList) -> impl IntoView {
+fn FleetResult(list: FleetList) -> impl IntoView {
     if list.total == 0 {
         return view! {
             <div class="empty">
@@ -119,10 +284,105 @@ fn FleetTable(list: FleetList) -> impl IntoView {
         }
         .into_any();
     }
-    view! { <DeviceTable rows=list.rows /> }.into_any()
+    let filter = list.filter.clone();
+    let distance = filter.near.is_some();
+    view! {
+        <div class="table-wrap">
+            <table class="fleet">
+                <thead>
+                    <tr>
+                        <SortHeader filter=filter.clone() key=SortKey::Name label="Device" />
+                        <SortHeader filter=filter.clone() key=SortKey::Owner label="Owner" />
+                        <SortHeader filter=filter.clone() key=SortKey::Status label="Status" />
+                        <SortHeader filter=filter.clone() key=SortKey::LastSeen label="Last seen" />
+                        <SortHeader filter=filter.clone() key=SortKey::Solar label="Solar" num=true />
+                        <SortHeader filter=filter.clone() key=SortKey::Grid label="Grid" num=true />
+                        {distance
+                            .then(|| {
+                                view! {
+                                    <SortHeader
+                                        filter=filter.clone()
+                                        key=SortKey::Distance
+                                        label="Distance"
+                                        num=true
+                                    />
+                                }
+                            })}
+                    </tr>
+                </thead>
+                <tbody>
+                    {list
+                        .rows
+                        .into_iter()
+                        .map(|row| view! { <FleetLine row distance /> })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <Pager filter pages=list.pages />
+    }
+    .into_any()
+}
+
+/// A column header that sorts by its column; `aria-sort` tells screen readers the order.
+#[component]
+fn SortHeader(
+    filter: FleetFilter,
+    key: SortKey,
+    label: &'static str,
+    #[prop(optional)] num: bool,
+) -> impl IntoView {
+    let active = filter.sort == key;
+    let sort = match (active, filter.desc) {
+        (false, _) => "none",
+        (true, false) => "ascending",
+        (true, true) => "descending",
+    };
+    let arrow = match sort {
+        "ascending" => " ▲",
+        "descending" => " ▼",
+        _ => "",
+    };
+    view! {
+        <th scope="col" class:num=num aria-sort=sort>
+            <a href=filter.sorted_by(key).href() class="sort">
+                {label}
+                <span aria-hidden="true">{arrow}</span>
+            </a>
+        </th>
+    }
+}
+
+#[component]
+fn Pager(filter: FleetFilter, pages: usize) -> impl IntoView {
+    let page = filter.page;
+    (pages > 1).then(|| {
+        view! {
+            <nav class="pager" aria-label="Pages">
+                {(page > 1)
+                    .then(|| {
+                        view! {
+                            <a href=filter.at_page(page - 1).href() rel="prev">
+                                "← Previous"
+                            </a>
+                        }
+                    })}
+                <span aria-current="page">{format!("Page {page} of {pages}")}</span>
+                {(page < pages)
+                    .then(|| {
+                        view! {
+                            <a href=filter.at_page(page + 1).href() rel="next">
+                                "Next →"
+                            </a>
+                        }
+                    })}
+            </nav>
+        }
+    })
 }
 
 /// Devices with owner, status, last contact and current power; cards on narrow screens.
+/// The home pages use it without sorting.
 #[component]
 pub(crate) fn DeviceTable(rows: Vec<FleetRow>) -> impl IntoView {
     view! {
@@ -139,7 +399,10 @@ pub(crate) fn DeviceTable(rows: Vec<FleetRow>) -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>
-                    {rows.into_iter().map(|row| view! { <FleetLine row /> }).collect_view()}
+                    {rows
+                        .into_iter()
+                        .map(|row| view! { <FleetLine row distance=false /> })
+                        .collect_view()}
                 </tbody>
             </table>
         </div>
@@ -147,10 +410,10 @@ pub(crate) fn DeviceTable(rows: Vec<FleetRow>) -> impl IntoView {
 }
 
 #[component]
-fn FleetLine(row: FleetRow) -> impl IntoView {
+fn FleetLine(row: FleetRow, distance: bool) -> impl IntoView {
     let href = format!("/devices/{}", row.id);
     view! {
-        <tr>
+        <tr data-device=row.id.to_string()>
             <td data-label="Device">
                 <a href=href class="device-link">
                     {row.name}
@@ -168,6 +431,18 @@ fn FleetLine(row: FleetRow) -> impl IntoView {
             <td data-label="Grid" class="num">
                 {watts(row.grid_w)}
             </td>
+            {distance
+                .then(|| {
+                    let d = row
+                        .distance_km
+                        .map(|d| if d < 10.0 { format!("{d:.1} km") } else { format!("{d:.0} km") })
+                        .unwrap_or_else(|| "no location".into());
+                    view! {
+                        <td data-label="Distance" class="num">
+                            {d}
+                        </td>
+                    }
+                })}
         </tr>
     }
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+use super::filter::{Coordinates, FleetFilter};
 use crate::error::AppError;
 
 /// A device id: the Particle device id (24 hex digits, stored lower-case) or a serial number
@@ -87,21 +88,108 @@ pub struct FleetRow {
     pub id: DeviceId,
     pub name: String,
     pub owner: String,
+    /// The owning org's id (slug).
+    pub owner_id: String,
     pub model: String,
+    pub firmware: String,
     pub connectivity: Connectivity,
     pub fault_code: Option<i64>,
     /// "4 min ago", or `None` when never seen.
     pub last_seen_ago: Option<String>,
     pub solar_w: Option<f64>,
     pub grid_w: Option<f64>,
+    pub location: Option<Coordinates>,
+    /// From the `near` position of the filter, when one was given.
+    pub distance_km: Option<f64>,
 }
 
-/// The answer of the Fleet query: rows plus how many devices the caller has in total, so the
-/// page can tell "no device matches" from "no devices at all".
+/// The choices the filter's drop-downs offer: what exists in the caller's scope.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct FleetFacets {
+    /// (org id, org name), by name.
+    pub orgs: Vec<(String, String)>,
+    pub models: Vec<String>,
+    pub firmwares: Vec<String>,
+}
+
+/// One page of the Fleet: the rows, how many devices match, how many the caller has in total
+/// (so the page can tell "no device matches" from "no devices at all").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FleetList {
+    /// The filter as the server understood it (normalised), for the form and the links.
+    pub filter: FleetFilter,
     pub rows: Vec<FleetRow>,
+    pub matched: u64,
     pub total: u64,
+    pub pages: usize,
+    pub facets: FleetFacets,
+}
+
+/// How a device shows on the map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Marker {
+    Online,
+    Offline,
+    Fault,
+    Never,
+}
+
+impl Marker {
+    pub fn of(connectivity: Connectivity, fault_code: Option<i64>) -> Self {
+        match (connectivity, fault_code) {
+            (_, Some(_)) => Self::Fault,
+            (Connectivity::Online, None) => Self::Online,
+            (Connectivity::Offline, None) => Self::Offline,
+            (Connectivity::NeverSeen, None) => Self::Never,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Online => "online",
+            Self::Offline => "offline",
+            Self::Fault => "fault",
+            Self::Never => "never",
+        }
+    }
+}
+
+/// One device on the map.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapPoint {
+    pub id: DeviceId,
+    pub name: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub marker: Marker,
+    pub solar_w: Option<f64>,
+    pub grid_w: Option<f64>,
+}
+
+/// Every matching device that has a location, plus how many match but have none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FleetMap {
+    pub points: Vec<MapPoint>,
+    pub unplaced: u64,
+    /// Tile URL template (`{z}/{x}/{y}`) and its attribution, from `SUNFLEET_TILE_URL`.
+    pub tiles: Tiles,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tiles {
+    pub url: String,
+    pub attribution: String,
+}
+
+impl Tiles {
+    /// OpenStreetMap's standard tiles, with the attribution their licence asks for.
+    pub fn openstreetmap() -> Self {
+        Self {
+            url: "https://tile.openstreetmap.org/{z}/{x}/{y}.png".into(),
+            attribution: "© OpenStreetMap contributors".into(),
+        }
+    }
 }
 
 /// The latest reading of a device.
@@ -120,10 +208,17 @@ pub struct LatestStatus {
     pub fault_code: Option<i64>,
 }
 
+/// Where a device stands and how that was learnt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Location {
     pub lat: f64,
     pub lon: f64,
+    pub accuracy_m: Option<f64>,
+    /// "map", "typed", "geolocation" or "import".
+    pub source: Option<String>,
+    pub set_by: Option<String>,
+    /// UTC, preformatted.
+    pub set_at: Option<String>,
 }
 
 /// Everything the Device page shows.
@@ -134,6 +229,7 @@ pub struct DeviceDetail {
     pub model: String,
     pub firmware: String,
     pub owner: String,
+    pub owner_id: String,
     pub dealer: Option<String>,
     pub timezone: String,
     pub location: Option<Location>,
@@ -141,6 +237,14 @@ pub struct DeviceDetail {
     pub offline_timeout_min: i64,
     pub connectivity: Connectivity,
     pub latest: Option<LatestStatus>,
+    /// Whether the caller may edit, transfer, locate and decommission it.
+    pub editable: bool,
+    /// Whether an ingest token has been issued (the token itself is never shown again).
+    pub has_token: bool,
+    /// (org id, name) the caller may transfer it to; empty unless `editable`.
+    pub transfer_to: Vec<(String, String)>,
+    /// Map tiles for the location picker.
+    pub tiles: Tiles,
 }
 
 /// What a fault code means, for people. Codes come from the controller firmware.

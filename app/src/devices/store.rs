@@ -1,25 +1,13 @@
 //! SurrealQL for devices and their latest status. Server-only.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};
 
-use super::model::{
-    Connectivity, DeviceDetail, DeviceId, FleetList, FleetRow, LatestStatus, Location,
-};
-use crate::db::{internal, Db};
+use super::model::{Connectivity, DeviceDetail, DeviceId, LatestStatus, Location};
+use super::snapshot::connectivity;
+use crate::db::{internal, key_string, Db};
 use crate::error::Result;
 use crate::ui::format::ago;
-
-#[derive(Debug, SurrealValue)]
-struct FleetDevice {
-    id: String,
-    name: String,
-    model: String,
-    owner: Option<String>,
-    offline_timeout_s: i64,
-}
 
 /// The latest-status row as stored.
 #[derive(Debug, Clone, SurrealValue)]
@@ -87,6 +75,8 @@ pub struct NewLocation {
     pub lat: f64,
     pub lon: f64,
     pub accuracy_m: Option<f64>,
+    /// "map", "typed", "geolocation" or "import".
+    pub source: Option<String>,
     pub set_by: Option<String>,
     pub set_at: Option<DateTime<Utc>>,
 }
@@ -199,88 +189,6 @@ pub async fn latest_seen(db: &Db) -> Result<Option<DateTime<Utc>>> {
     Ok(latest.into_iter().next())
 }
 
-fn connectivity(status: Option<&StatusRecord>, timeout_s: i64, now: DateTime<Utc>) -> Connectivity {
-    match status {
-        None => Connectivity::NeverSeen,
-        // Contact, not reading time, decides: a device sending its backlog is online.
-        Some(s)
-            if s.online
-                && (now - s.last_heard.unwrap_or(s.last_seen)).num_seconds() <= timeout_s =>
-        {
-            Connectivity::Online
-        }
-        Some(_) => Connectivity::Offline,
-    }
-}
-
-/// The live fleet (decommissioned devices excluded) of the orgs in `scope` (`None`: all
-/// orgs), filtered by `query` over name, id, owner, model and firmware, case-insensitively.
-#[tracing::instrument(skip(db, scope))]
-pub async fn fleet(
-    db: &Db,
-    scope: Option<Vec<RecordId>>,
-    query: &str,
-    now: DateTime<Utc>,
-) -> Result<FleetList> {
-    let mut response = db
-        .query(
-            "SELECT record::id(id) AS id, name, model, owner.name AS owner, offline_timeout_s
-             FROM device
-             WHERE decommissioned_at IS NONE AND ($all OR owner IN $orgs) AND (
-                $q = ''
-                OR string::lowercase(name) CONTAINS $q
-                OR string::lowercase(record::id(id)) CONTAINS $q
-                OR string::lowercase(owner.name ?? '') CONTAINS $q
-                OR string::lowercase(model) CONTAINS $q
-                OR string::lowercase(firmware) CONTAINS $q
-             )
-             ORDER BY name",
-        )
-        .query("SELECT * FROM device_status")
-        .query(
-            "SELECT VALUE count() FROM device
-             WHERE decommissioned_at IS NONE AND ($all OR owner IN $orgs) GROUP ALL",
-        )
-        .bind(("q", query.to_lowercase()))
-        .bind(("all", scope.is_none()))
-        .bind(("orgs", scope.unwrap_or_default()))
-        .await
-        .and_then(|r| r.check())
-        .map_err(internal("fleet query"))?;
-    let devices: Vec<FleetDevice> = response.take(0).map_err(internal("fleet rows"))?;
-    let statuses: Vec<StatusRecord> = response.take(1).map_err(internal("fleet status"))?;
-    let total: Vec<i64> = response.take(2).map_err(internal("fleet count"))?;
-    let statuses: HashMap<String, StatusRecord> = statuses
-        .into_iter()
-        .filter_map(|s| key_of(&s.id).map(|k| (k, s)))
-        .collect();
-    let rows = devices
-        .into_iter()
-        .filter_map(|d| {
-            // A row whose id no longer parses is skipped (and logged), not fatal to the page.
-            let id = DeviceId::parse(&d.id)
-                .inspect_err(|_| tracing::warn!(id = %d.id, "device with an invalid id"))
-                .ok()?;
-            let status = statuses.get(&d.id);
-            Some(FleetRow {
-                connectivity: connectivity(status, d.offline_timeout_s, now),
-                fault_code: status.and_then(|s| s.fault_code),
-                last_seen_ago: status.map(|s| ago((now - s.last_seen).num_seconds())),
-                solar_w: status.map(|s| s.solar_w),
-                grid_w: status.map(|s| s.grid_w),
-                id,
-                name: d.name,
-                owner: d.owner.unwrap_or_default(),
-                model: d.model,
-            })
-        })
-        .collect();
-    Ok(FleetList {
-        rows,
-        total: total.first().copied().unwrap_or(0).max(0) as u64,
-    })
-}
-
 #[derive(Debug, SurrealValue)]
 struct DeviceRecord {
     name: String,
@@ -289,11 +197,12 @@ struct DeviceRecord {
     owner: Option<String>,
     dealer: Option<String>,
     timezone: String,
-    lat: Option<f64>,
-    lon: Option<f64>,
+    location: Option<NewLocation>,
     installed_at: Option<DateTime<Utc>>,
     offline_timeout_s: i64,
     owner_id: RecordId,
+    has_token: bool,
+    decommissioned: bool,
 }
 
 /// One device with its latest status, or `None` when no such device exists or its owner
@@ -308,8 +217,9 @@ pub async fn device(
     let mut response = db
         .query(
             "SELECT name, model, firmware, owner.name AS owner, dealer.name AS dealer, timezone,
-                    location.lat AS lat, location.lon AS lon, installed_at, offline_timeout_s,
-                    owner AS owner_id
+                    location, installed_at, offline_timeout_s, owner AS owner_id,
+                    token_hash IS NOT NONE AS has_token,
+                    decommissioned_at IS NOT NONE AS decommissioned
              FROM ONLY $device",
         )
         .query("SELECT * FROM ONLY $status")
@@ -321,7 +231,8 @@ pub async fn device(
     let Some(d): Option<DeviceRecord> = response.take(0).map_err(internal("device row"))? else {
         return Ok(None);
     };
-    if scope.is_some_and(|orgs| !orgs.contains(&d.owner_id)) {
+    // Decommissioned devices leave the live fleet; their history is reached through events.
+    if d.decommissioned || scope.is_some_and(|orgs| !orgs.contains(&d.owner_id)) {
         return Ok(None);
     }
     let status: Option<StatusRecord> = response.take(1).map_err(internal("device status"))?;
@@ -344,11 +255,30 @@ pub async fn device(
     });
     Ok(Some(DeviceDetail {
         id: id.clone(),
-        connectivity: connectivity(status.as_ref(), d.offline_timeout_s, now),
+        connectivity: status.as_ref().map_or(Connectivity::NeverSeen, |s| {
+            connectivity(
+                s.online,
+                s.last_heard.unwrap_or(s.last_seen),
+                d.offline_timeout_s,
+                now,
+            )
+        }),
         installed_on: d
             .installed_at
             .map(|t| t.with_timezone(&tz).format("%Y-%m-%d").to_string()),
-        location: d.lat.zip(d.lon).map(|(lat, lon)| Location { lat, lon }),
+        location: d.location.map(|l| Location {
+            lat: l.lat,
+            lon: l.lon,
+            accuracy_m: l.accuracy_m,
+            source: l.source,
+            set_by: l.set_by,
+            set_at: l.set_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+        }),
+        owner_id: key_string(&d.owner_id),
+        has_token: d.has_token,
+        editable: false,
+        transfer_to: Vec::new(),
+        tiles: super::model::Tiles::openstreetmap(),
         name: d.name,
         model: d.model,
         firmware: d.firmware,
@@ -360,9 +290,216 @@ pub async fn device(
     }))
 }
 
-fn key_of(id: &RecordId) -> Option<String> {
-    match &id.key {
-        surrealdb::types::RecordIdKey::String(s) => Some(s.clone()),
-        _ => None,
+/// A device's editable state, as the importer and the edit forms compare it.
+#[derive(Debug, Clone, SurrealValue)]
+pub struct DeviceState {
+    pub id: String,
+    pub name: String,
+    pub model: String,
+    pub firmware: String,
+    pub owner: RecordId,
+    pub timezone: String,
+    pub location: Option<NewLocation>,
+    pub offline_timeout_s: i64,
+    pub decommissioned: bool,
+}
+
+/// The current state of the given devices (decommissioned ones too); unknown ids absent.
+pub async fn states(db: &Db, ids: &[DeviceId]) -> Result<Vec<DeviceState>> {
+    let records: Vec<RecordId> = ids.iter().map(device_record).collect();
+    let mut response = db
+        .query(
+            "SELECT record::id(id) AS id, name, model, firmware, owner, timezone, location,
+                    offline_timeout_s, decommissioned_at IS NOT NONE AS decommissioned
+             FROM $ids",
+        )
+        .bind(("ids", records))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("device states"))?;
+    response.take(0).map_err(internal("device states"))
+}
+
+/// The nearest dealer org among `owner` and its ancestors: who installed a device it owns.
+pub async fn dealer_of(db: &Db, owner: &RecordId) -> Result<Option<RecordId>> {
+    let mut response = db
+        .query(
+            "LET $o = (SELECT ancestors FROM ONLY $owner);
+             RETURN SELECT VALUE id FROM array::concat($o.ancestors ?? [], [$owner])
+                WHERE kind = 'dealer'",
+        )
+        .bind(("owner", owner.clone()))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("device dealer"))?;
+    let dealers: Vec<RecordId> = response.take(1).map_err(internal("device dealer"))?;
+    Ok(dealers.into_iter().last())
+}
+
+/// Registers one device; `false` when the id is already taken (by a live or a
+/// decommissioned device: ids are never reused, their history stays theirs).
+pub async fn register(db: &Db, device: NewDevice) -> Result<bool> {
+    let mut response = db
+        .query(
+            "IF record::exists($row.id) { false } ELSE {
+                CREATE $row.id CONTENT $row RETURN NONE;
+                true
+             }",
+        )
+        .bind(("row", device))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("register device"))?;
+    let created: Option<bool> = response.take(0).map_err(internal("register device"))?;
+    Ok(created.unwrap_or(false))
+}
+
+/// Writes a device's editable state (registration-time fields stay).
+pub async fn update_states(db: &Db, states: Vec<DeviceState>) -> Result<()> {
+    db.query(
+        "FOR $s IN $rows {
+            UPDATE type::record('device', $s.id) SET name = $s.name, model = $s.model,
+                firmware = $s.firmware, owner = $s.owner, timezone = $s.timezone,
+                location = $s.location, offline_timeout_s = $s.offline_timeout_s
+            RETURN NONE;
+         };",
+    )
+    .bind(("rows", states))
+    .await
+    .and_then(|r| r.check())
+    .map_err(internal("update devices"))?;
+    Ok(())
+}
+
+/// Hides a device from the live fleet for good; its telemetry, rollups and events stay, and
+/// its ingest token stops working.
+pub async fn decommission(db: &Db, id: &DeviceId, at: DateTime<Utc>) -> Result<()> {
+    db.query(
+        "UPDATE $id SET decommissioned_at = $at, token_hash = NONE RETURN NONE;
+         UPDATE $status SET online = false RETURN NONE;",
+    )
+    .bind(("id", device_record(id)))
+    .bind(("status", status_record(id)))
+    .bind(("at", at))
+    .await
+    .and_then(|r| r.check())
+    .map_err(internal("decommission device"))?;
+    Ok(())
+}
+
+/// The org that owns a live device, if the device exists and is not decommissioned.
+pub async fn live_owner(db: &Db, id: &DeviceId) -> Result<Option<RecordId>> {
+    let mut response = db
+        .query("RETURN (SELECT VALUE owner FROM $id WHERE decommissioned_at IS NONE)[0]")
+        .bind(("id", device_record(id)))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("device owner"))?;
+    response.take(0).map_err(internal("device owner"))
+}
+
+/// device id → (last reading time as RFC 3339 UTC or empty, timezone), for the export.
+pub async fn export_details(
+    db: &Db,
+    ids: &[DeviceId],
+) -> Result<std::collections::HashMap<String, (String, String)>> {
+    let records: Vec<RecordId> = ids.iter().map(device_record).collect();
+    let statuses: Vec<RecordId> = ids.iter().map(status_record).collect();
+    let mut response = db
+        .query("SELECT record::id(id) AS id, timezone FROM $ids")
+        .query("SELECT record::id(id) AS id, last_seen FROM $statuses")
+        .bind(("ids", records))
+        .bind(("statuses", statuses))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("export details"))?;
+    #[derive(Debug, SurrealValue)]
+    struct Tz {
+        id: String,
+        timezone: String,
+    }
+    #[derive(Debug, SurrealValue)]
+    struct Seen {
+        id: String,
+        last_seen: DateTime<Utc>,
+    }
+    let zones: Vec<Tz> = response.take(0).map_err(internal("export details"))?;
+    let seen: Vec<Seen> = response.take(1).map_err(internal("export details"))?;
+    let seen: std::collections::HashMap<String, DateTime<Utc>> =
+        seen.into_iter().map(|s| (s.id, s.last_seen)).collect();
+    Ok(zones
+        .into_iter()
+        .map(|z| {
+            let last = seen
+                .get(&z.id)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default();
+            (z.id, (last, z.timezone))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn db() -> Db {
+        let db = surrealdb::engine::any::connect("mem://").await.unwrap();
+        db.use_ns("t").use_db("t").await.unwrap();
+        crate::db::migrate(&db).await.unwrap();
+        db.query("CREATE org:farm SET name = 'Farm', kind = 'customer', ancestors = []")
+            .await
+            .unwrap()
+            .check()
+            .unwrap();
+        db
+    }
+
+    fn new_device(id: &DeviceId) -> NewDevice {
+        NewDevice {
+            id: device_record(id),
+            name: "Well".into(),
+            model: "SPC-5".into(),
+            firmware: String::new(),
+            owner: RecordId::new("org", "farm"),
+            dealer: None,
+            location: Some(NewLocation {
+                lat: 40.0,
+                lon: -105.0,
+                accuracy_m: Some(5.0),
+                source: Some("typed".into()),
+                set_by: Some("test".into()),
+                set_at: Some(Utc::now()),
+            }),
+            timezone: "UTC".into(),
+            installed_at: None,
+            offline_timeout_s: 600,
+            token_hash: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn registering_an_id_twice_creates_it_once() {
+        let db = db().await;
+        let id = DeviceId::parse("SF-1-1").unwrap();
+        assert!(register(&db, new_device(&id)).await.unwrap());
+        assert!(!register(&db, new_device(&id)).await.unwrap());
+        let states = states(&db, std::slice::from_ref(&id)).await.unwrap();
+        assert_eq!(states.len(), 1);
+        assert_eq!(
+            states[0].location.as_ref().unwrap().source.as_deref(),
+            Some("typed")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_decommissioned_device_is_not_live() {
+        let db = db().await;
+        let id = DeviceId::parse("SF-1-2").unwrap();
+        register(&db, new_device(&id)).await.unwrap();
+        assert!(live_owner(&db, &id).await.unwrap().is_some());
+        decommission(&db, &id, Utc::now()).await.unwrap();
+        assert!(live_owner(&db, &id).await.unwrap().is_none());
+        assert!(device(&db, None, &id, Utc::now()).await.unwrap().is_none());
     }
 }

@@ -20,17 +20,21 @@ pub async fn home() -> Result<HomeSummary, AppError> {
             caller.require(Right::Read)?;
             let db = crate::db::db()?;
             let now = chrono::Utc::now();
-            let fleet = crate::devices::store::fleet(&db, caller.scope.orgs(), "", now).await?;
+            let scope = caller.scope.orgs();
+            let fleet = crate::devices::snapshot::snapshot(&db).await?.rows(
+                scope.as_deref(),
+                &Default::default(),
+                now,
+            );
             let (solar_wh_today, grid_wh_today) =
                 crate::telemetry::store::energy_today(&db, caller.scope.orgs(), now).await?;
             let mut counts = Counts::default();
             let mut by_org = std::collections::BTreeMap::<String, Counts>::new();
-            for row in &fleet.rows {
+            for row in &fleet {
                 counts.add(row);
                 by_org.entry(row.owner.clone()).or_default().add(row);
             }
             let mut attention: Vec<_> = fleet
-                .rows
                 .iter()
                 .filter(|r| r.fault_code.is_some() || r.connectivity == Connectivity::Offline)
                 .cloned()
@@ -48,7 +52,7 @@ pub async fn home() -> Result<HomeSummary, AppError> {
                     .map(|(name, counts)| OrgLine { name, counts })
                     .collect(),
                 devices: if caller.persona == Persona::Customer {
-                    fleet.rows
+                    fleet
                 } else {
                     Vec::new()
                 },

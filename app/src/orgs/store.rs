@@ -343,3 +343,22 @@ pub async fn delete_if_empty(db: &Db, org: &RecordId) -> Result<String> {
         .map_err(internal("delete org"))?;
     Ok(h.name)
 }
+
+#[derive(Debug, SurrealValue)]
+struct OrgName {
+    id: String,
+    name: String,
+}
+
+/// (id, name) of the orgs of `scope` (`None`: all), by name: the choices of an org picker.
+pub async fn names(db: &Db, scope: Option<Vec<RecordId>>) -> Result<Vec<(String, String)>> {
+    let mut response = db
+        .query("SELECT record::id(id) AS id, name FROM org WHERE $all OR id IN $orgs ORDER BY name")
+        .bind(("all", scope.is_none()))
+        .bind(("orgs", scope.unwrap_or_default()))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("org names"))?;
+    let rows: Vec<OrgName> = response.take(0).map_err(internal("org names"))?;
+    Ok(rows.into_iter().map(|o| (o.id, o.name)).collect())
+}

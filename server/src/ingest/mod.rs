@@ -39,9 +39,13 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    pub fn new(db: sunfleet_app::db::Db, queue_readings: usize) -> Self {
+    pub fn new(
+        db: sunfleet_app::db::Db,
+        queue_readings: usize,
+        fleet: Arc<sunfleet_app::devices::snapshot::FleetCache>,
+    ) -> Self {
         Ingest {
-            writer: writer::Writer::spawn_with(db.clone(), queue_readings),
+            writer: writer::Writer::spawn_with(db.clone(), queue_readings, fleet),
             auth: Arc::new(auth::Auth::new(db)),
         }
     }

@@ -19,6 +19,7 @@ use chrono::Utc;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use sunfleet_app::db::Db;
+use sunfleet_app::devices::snapshot::FleetCache;
 use sunfleet_app::error::{AppError, Result};
 use sunfleet_app::telemetry::write::{Delivery, Flush, Pipeline, Written};
 use tokio::task::JoinHandle;
@@ -61,12 +62,13 @@ pub struct Writer {
 impl Writer {
     /// Starts the writer task on the current runtime.
     pub fn spawn(db: Db) -> Self {
-        Self::spawn_with(db, QUEUE_READINGS)
+        Self::spawn_with(db, QUEUE_READINGS, Default::default())
     }
 
-    pub fn spawn_with(db: Db, queue_readings: usize) -> Self {
+    /// `fleet` is told whenever statuses change, so lists show them at once.
+    pub fn spawn_with(db: Db, queue_readings: usize, fleet: Arc<FleetCache>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(db, rx));
+        tokio::spawn(run(db, rx, fleet));
         Writer {
             tx,
             permits: Arc::new(Semaphore::new(queue_readings)),
@@ -106,7 +108,7 @@ impl Writer {
     }
 }
 
-async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>) {
+async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>, fleet: Arc<FleetCache>) {
     let mut pipeline = Pipeline::new(db);
     match pipeline.recover().await {
         Ok(0) => {}
@@ -129,7 +131,9 @@ async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>) {
                 Some(Message::Write(job)) => job,
                 Some(Message::Flush(done)) => {
                     finish(&mut pipeline, &mut in_flight).await;
-                    let _ = done.send(pipeline.flush().await);
+                    let result = pipeline.flush().await;
+                    fleet.invalidate();
+                    let _ = done.send(result);
                     last_flush = tokio::time::Instant::now();
                     continue;
                 }
@@ -142,6 +146,7 @@ async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>) {
             done = async { in_flight.as_mut().expect("BUG: guarded").await }, if in_flight.is_some() => {
                 in_flight = None;
                 settle(&mut pipeline, done);
+                fleet.invalidate();
                 continue;
             }
             _ = tick.tick() => {
@@ -152,7 +157,10 @@ async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>) {
             _ = sweep.tick() => {
                 match pipeline.sweep(Utc::now()).await {
                     Ok(0) => {}
-                    Ok(n) => tracing::info!(devices = n, "marked silent devices offline"),
+                    Ok(n) => {
+                        fleet.invalidate();
+                        tracing::info!(devices = n, "marked silent devices offline")
+                    }
                     Err(e) => tracing::warn!(error = %e, "offline sweep failed"),
                 }
                 continue;
@@ -197,6 +205,7 @@ async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>) {
         } else if lone || !flushes.is_empty() {
             finish(&mut pipeline, &mut in_flight).await;
             let result = pipeline.flush().await;
+            fleet.invalidate();
             if let Err(e) = &result {
                 tracing::warn!(error = %e, "writing rollups and statuses failed; retrying");
             }
