@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod charts;
 pub mod devices;
 pub mod error;
 pub mod home;
@@ -24,6 +25,7 @@ use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
 use accounts::{AccountPage, ApiDocsPage, KeysPage, LoginPage, UsersPage, WelcomePage};
 use audit::AuditPage;
+use charts::ChartsPage;
 use devices::{DevicePage, FleetPage, ImportPage, RegisterPage};
 use home::HomePage;
 use orgs::OrgsPage;
@@ -64,6 +66,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("fleet") view=FleetPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("charts") view=ChartsPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("login") view=LoginPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("welcome") view=WelcomePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("account") view=AccountPage ssr=SsrMode::Async />

@@ -89,7 +89,7 @@ test.describe("a dealer in the field", () => {
     await expect(page.getByTestId("location-text")).toHaveText("Not set yet.");
 
     await page.getByText("Edit details").click();
-    await page.getByLabel("Name").fill("Field test pump (north)");
+    await page.locator("#ed-name").fill("Field test pump (north)");
     await page.getByRole("button", { name: "Save changes" }).click();
     await expect(
       page.getByRole("heading", { name: "Field test pump (north)", level: 1 }),

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod admin;
+mod charts;
 mod demo;
 mod device;
 mod fleet;

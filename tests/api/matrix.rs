@@ -184,6 +184,44 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: "GET",
+            route: "/charts",
+            request: Request::Get("/charts"),
+            expect: pages(),
+        },
+        Row {
+            method: "POST",
+            route: "/api/chart",
+            request: Request::Fn(
+                "/api/chart",
+                vec![("config", "device=SF-1-00002&m=solar".into())],
+            ),
+            // Platte's device: outside the partner's (and its key's) scope.
+            expect: fns([s(200), s(404), s(200), s(200)], s(404)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/charts",
+            request: Request::Fn("/api/charts", vec![]),
+            // Saved charts are people's; a key has none.
+            expect: fns([s(200), s(200), s(200), s(200)], s(200)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/chart_save",
+            request: Request::Fn(
+                "/api/chart_save",
+                vec![("name", "Mine".into()), ("config", "m=solar".into())],
+            ),
+            expect: fns([s(200), s(200), s(200), s(200)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/chart_delete",
+            request: Request::Fn("/api/chart_delete", vec![("id", "nosuchchart".into())]),
+            expect: fns([s(404), s(404), s(404), s(404)], s(403)),
+        },
+        Row {
+            method: "GET",
             route: "/fleet.csv",
             request: Request::Get("/fleet.csv"),
             expect: pages(),

@@ -124,6 +124,10 @@ fn DeviceView(device: DeviceDetail, actions: Actions) -> impl IntoView {
                         <dd>{format!("{offline_timeout_min} min of silence")}</dd>
                     </dl>
                 </section>
+                <section class="card wide" aria-labelledby="chart-h">
+                    <h2 id="chart-h">"Charts"</h2>
+                    <crate::charts::ChartPanel path=format!("/devices/{}", full.id) device=Some(full.id.to_string()) />
+                </section>
                 <LocationCard device=full actions />
                 {manage}
             </div>

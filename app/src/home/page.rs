@@ -63,6 +63,7 @@ fn Home(summary: HomeSummary) -> impl IntoView {
                 }
             })}
         <EnergyToday solar_wh=summary.solar_wh_today grid_wh=summary.grid_wh_today />
+        <crate::charts::SavedCharts />
         {(persona == Persona::Customer)
             .then(|| {
                 let rows = summary.devices.clone();

@@ -32,6 +32,42 @@ extern "C" {
 
 thread_local! {
     static LEAFLET_READY: Cell<bool> = const { Cell::new(false) };
+    static ECHARTS_READY: Cell<bool> = const { Cell::new(false) };
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `echarts.dispose(element)`: drops the chart drawn in `element`, so the next one starts
+    /// clean (charming's update merges options, which would keep removed series).
+    #[wasm_bindgen(js_namespace = echarts, js_name = dispose)]
+    pub fn echarts_dispose(element: &web_sys::Element);
+}
+
+/// Loads ECharts (the "common" build: line and bar charts, tooltips, legends, zoom) once.
+pub async fn ensure_echarts() -> Result<(), String> {
+    if ECHARTS_READY.with(Cell::get) {
+        return Ok(());
+    }
+    load_script("/vendor/echarts/echarts.common.min.js").await?;
+    ECHARTS_READY.with(|r| r.set(true));
+    Ok(())
+}
+
+/// Whether the browser prefers a dark colour scheme.
+pub fn prefers_dark() -> bool {
+    web_sys::window()
+        .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+        .is_some_and(|m| m.matches())
+}
+
+/// The browser's IANA timezone, e.g. "America/Denver".
+pub fn browser_timezone() -> String {
+    let options =
+        js_sys::Intl::DateTimeFormat::new(&Array::new(), &Object::new()).resolved_options();
+    Reflect::get(&options, &JsValue::from_str("timeZone"))
+        .ok()
+        .and_then(|v| v.as_string())
+        .unwrap_or_default()
 }
 
 /// Loads Leaflet and markercluster (scripts and styles) once per page life.

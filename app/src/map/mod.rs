@@ -4,7 +4,7 @@
 //! The server renders the containers; Leaflet runs only in the browser.
 
 #[cfg(feature = "hydrate")]
-mod browser;
+pub(crate) mod browser;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;

@@ -75,7 +75,7 @@ fn Nav(me: Option<Me>) -> impl IntoView {
 }
 
 fn nav_links(persona: Persona) -> Vec<(&'static str, &'static str)> {
-    let mut links = vec![("/", "Home"), ("/fleet", "Fleet")];
+    let mut links = vec![("/", "Home"), ("/fleet", "Fleet"), ("/charts", "Charts")];
     match persona {
         Persona::Admin => links.extend([
             ("/orgs", "Organisations"),

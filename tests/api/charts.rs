@@ -1,0 +1,215 @@
+//! Charts against the real router and SurrealKV: the data behind a chart for a device, a
+//! fleet or an org, daily energy, saved charts per user, bad configurations.
+
+use serde_json::{json, Value};
+use sunfleet_app::accounts::model::Persona;
+use sunfleet_tests::{device_token, minute, spawn_app, TestApp};
+
+const DEVICE: &str = "e00fce68cccccccccccccccc";
+
+/// A device with `minutes` of readings up to now: solar ramps 0, 10, 20… W.
+async fn app_with_readings(minutes: i64) -> TestApp {
+    let app = spawn_app().await;
+    let id = app.add_valley_device(DEVICE).await;
+    let readings: Vec<Value> = (0..minutes)
+        .map(|m| {
+            json!({"time": minute(minutes - m).to_rfc3339(), "solar_w": 10.0 * m as f64,
+                   "grid_w": 5.0, "load_w": 100.0, "motor_rpm": 3000, "motor_on": true,
+                   "dc_bus_v": 350.0, "temperature_c": 30.0})
+        })
+        .collect();
+    for chunk in readings.chunks(1000) {
+        let (s, b) = app
+            .post_direct(
+                DEVICE,
+                Some(&device_token(&id)),
+                &Value::Array(chunk.to_vec()),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    app.ingest.writer.flush().await.unwrap();
+    app
+}
+
+async fn chart(app: &TestApp, config: &str) -> (u16, Value) {
+    app.post_fn(
+        "/api/chart",
+        &[("config", config), ("viewer_tz", "Europe/Berlin")],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_device_chart_has_a_line_per_metric_labelled_in_the_devices_timezone() {
+    let app = app_with_readings(120).await;
+    let (status, body) = chart(
+        &app,
+        &format!("device={DEVICE}&m=solar,temperature&range=6h"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["timezone"], "America/Denver");
+    assert_eq!(body["resolution"], "raw");
+    assert_eq!(body["lines"].as_array().unwrap().len(), 2);
+    assert_eq!(body["times"].as_array().unwrap().len(), 120);
+    assert_eq!(body["labels"].as_array().unwrap().len(), 120);
+    assert_eq!(body["lines"][1]["values"][0], 30.0);
+    // Over a week the same readings come hourly; max is above the average.
+    let (_, avg) = chart(&app, &format!("device={DEVICE}&m=solar&range=7d")).await;
+    let (_, max) = chart(&app, &format!("device={DEVICE}&m=solar&range=7d&agg=max")).await;
+    assert_eq!(avg["resolution"], "hour");
+    let last = |v: &Value| {
+        v["lines"][0]["values"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .as_f64()
+            .unwrap()
+    };
+    assert!(last(&max) > last(&avg), "{max} vs {avg}");
+}
+
+#[tokio::test]
+async fn a_fleet_chart_is_power_from_energy_in_the_viewers_timezone() {
+    let app = app_with_readings(180).await;
+    let (status, body) = chart(&app, "m=solar,grid&range=24h").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["timezone"], "Europe/Berlin");
+    assert_eq!(body["resolution"], "hour");
+    let grid: Vec<f64> = body["lines"][1]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    assert!(!grid.is_empty());
+    assert!(
+        grid.iter().all(|w| *w <= 5.0 + 1e-9),
+        "average grid power: {grid:?}"
+    );
+    for (config, needle) in [
+        ("m=temperature", "per device"),
+        ("m=solar&agg=max", "average"),
+    ] {
+        let (status, body) = chart(&app, config).await;
+        assert_eq!(status, 422, "{config}: {body}");
+        assert!(body["message"].as_str().unwrap().contains(needle), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn daily_energy_counts_kwh_per_local_day() {
+    let app = app_with_readings(300).await;
+    let (status, body) = chart(&app, &format!("device={DEVICE}&type=daily_energy&range=7d")).await;
+    assert_eq!(status, 200, "{body}");
+    let days = body["days"].as_array().unwrap();
+    assert!(!days.is_empty() && days.len() <= 2, "{body}");
+    let grid_wh: f64 = days.iter().map(|d| d["grid_wh"].as_f64().unwrap()).sum();
+    // 5 W for just under 5 hours.
+    assert!((grid_wh - 5.0 * 299.0 / 60.0).abs() < 0.5, "{grid_wh}");
+    let date = days[0]["date"].as_str().unwrap();
+    assert_eq!(date.len(), 10, "YYYY-MM-DD: {date}");
+}
+
+#[tokio::test]
+async fn a_range_without_data_is_empty_and_a_backwards_range_is_refused() {
+    let app = app_with_readings(10).await;
+    let (status, body) = chart(
+        &app,
+        &format!("device={DEVICE}&from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["times"].as_array().unwrap().is_empty());
+    let (status, body) = chart(
+        &app,
+        &format!("device={DEVICE}&from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z"),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("ends before it starts"));
+}
+
+#[tokio::test]
+async fn charts_stay_inside_the_callers_scope() {
+    let app = app_with_readings(10).await;
+    app.add_customers(&["other-farm"]).await;
+    let other = app
+        .add_user(Persona::Customer, "c@other.example", "other-farm")
+        .await;
+    let (status, _) = app
+        .post_fn_as(
+            &other,
+            "/api/chart",
+            &[("config", &format!("device={DEVICE}"))],
+        )
+        .await;
+    assert_eq!(status, 404, "someone else's device");
+    let (status, _) = app
+        .post_fn_as(&other, "/api/chart", &[("config", "org=valley-farms")])
+        .await;
+    assert_eq!(status, 404, "someone else's org");
+    let (status, body) = app
+        .post_fn_as(&other, "/api/chart", &[("config", "m=solar&range=24h")])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["times"].as_array().unwrap().is_empty(),
+        "their own (empty) fleet: {body}"
+    );
+}
+
+#[tokio::test]
+async fn saved_charts_belong_to_their_user() {
+    let app = app_with_readings(10).await;
+    let config = format!("m=solar,grid&range=7d&type=area&device={DEVICE}");
+    let (status, body) = app
+        .post_fn(
+            "/api/chart_save",
+            &[("name", "Valley this week"), ("config", &config)],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Saving under the same name replaces it.
+    let (status, _) = app
+        .post_fn(
+            "/api/chart_save",
+            &[("name", "Valley this week"), ("config", &config)],
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, list) = app.post_fn("/api/charts", &[]).await;
+    let list = list.as_array().unwrap().clone();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["name"], "Valley this week");
+    assert!(list[0]["config"].as_str().unwrap().contains("type=area"));
+
+    app.add_customers(&["other-farm"]).await;
+    let other = app
+        .add_user(Persona::Customer, "c@other.example", "other-farm")
+        .await;
+    let (_, theirs) = app.post_fn_as(&other, "/api/charts", &[]).await;
+    assert_eq!(theirs, json!([]));
+    let id = list[0]["id"].as_str().unwrap();
+    let (status, _) = app
+        .post_fn_as(&other, "/api/chart_delete", &[("id", id)])
+        .await;
+    assert_eq!(status, 404, "not theirs to delete");
+    let (status, body) = app
+        .post_fn("/api/chart_save", &[("name", ""), ("config", &config)])
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = app
+        .post_fn("/api/chart_save", &[("name", "Bad"), ("config", "m=wind")])
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _) = app.post_fn("/api/chart_delete", &[("id", id)]).await;
+    assert_eq!(status, 200);
+    let (_, after) = app.post_fn("/api/charts", &[]).await;
+    assert_eq!(after, json!([]));
+}
