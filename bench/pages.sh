@@ -23,13 +23,14 @@ fi
 port=${BENCH_PORT:-3998}
 duration=${DURATION:-20s}
 dir=$(mktemp -d)
+pid=
 trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 db="surrealkv://$dir/db"
 start=$(date +%s)
 "$SUNFLEET_BIN" seed --devices 5000 --days 30 --history-devices 100 --db "$db" \
   --ids-out "$dir/ids.txt" >"$dir/seed.log" 2>&1
 echo "seeded 5000 devices, 30 days for 100 of them, in $(( $(date +%s) - start )) s"
-SUNFLEET_NEW_PASSWORD=bench-password-123 "$SUNFLEET_BIN" user add --db "$db" \
+SUNFLEET_NEW_PASSWORD=bench-password-123 "$SUNFLEET_BIN" user --db "$db" add \
   --email bench@sunfleet.example --persona admin --name Bench >/dev/null
 "$SUNFLEET_BIN" serve --addr "127.0.0.1:$port" --db "$db" >"$dir/log" 2>&1 &
 pid=$!
@@ -44,9 +45,13 @@ cookie=$(curl -fs -o /dev/null -D - -X POST "$base/api/login" \
 device=$(head -n 1 "$dir/ids.txt")
 echo "sunfleet $("$SUNFLEET_BIN" --version | cut -d' ' -f2), $(nproc) cores, $duration per run, device $device"
 
-summary() { # oha's text report → requests/s, p50, p99
-  awk '/Requests\/sec:/ {rps=$2} /50.00% in/ {p50=$3*1000} /99.00% in/ {p99=$3*1000}
-       END {printf "  %.0f req/s, p50 %.1f ms, p99 %.1f ms\n", rps, p50, p99}'
+summary() { # oha's text report → success rate, requests/s, p50, p99, status codes
+  tee -a "${RAW:-/dev/null}" |
+    awk '/Success rate:/ {ok=$3} /Requests\/sec:/ {rps=$2}
+         function ms(v, unit) { return unit ~ /^sec/ ? v * 1000 : v }
+         /^  50.00% in/ && !p50 {p50=ms($3, $4)} /^  99.00% in/ && !p99 {p99=ms($3, $4)}
+         /\[[0-9][0-9][0-9]\] [0-9]+ responses/ {codes=codes " " $1 "×" $2}
+         END {printf "  %.0f req/s, p50 %.1f ms, p99 %.1f ms, success %s,%s\n", rps, p50, p99, ok, codes}'
 }
 open_loop() {
   local name=$1 url=$2
