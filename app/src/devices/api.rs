@@ -13,10 +13,7 @@ use crate::error::AppError;
 pub async fn list_fleet(#[server(default)] filter: String) -> Result<FleetList, AppError> {
     crate::error::respond(
         async {
-            let (caller, filter) = ssr::reader(&filter)?;
-            let db = crate::db::db()?;
-            let snapshot = super::snapshot::snapshot(&db).await?;
-            let scope = caller.scope.orgs();
+            let (scope, filter, snapshot) = ssr::reader(&filter).await?;
             Ok(snapshot.list(scope.as_deref(), &filter, chrono::Utc::now()))
         }
         .await,
@@ -29,10 +26,7 @@ pub async fn list_fleet(#[server(default)] filter: String) -> Result<FleetList, 
 pub async fn map_fleet(#[server(default)] filter: String) -> Result<FleetMap, AppError> {
     crate::error::respond(
         async {
-            let (caller, filter) = ssr::reader(&filter)?;
-            let db = crate::db::db()?;
-            let snapshot = super::snapshot::snapshot(&db).await?;
-            let scope = caller.scope.orgs();
+            let (scope, filter, snapshot) = ssr::reader(&filter).await?;
             let (points, unplaced) = snapshot.map(scope.as_deref(), &filter, chrono::Utc::now());
             Ok(FleetMap {
                 points,
@@ -77,14 +71,24 @@ pub async fn get_device(id: String) -> Result<DeviceDetail, AppError> {
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {
+    use std::sync::Arc;
+
+    use surrealdb::types::RecordId;
+
     use super::super::filter::FleetFilter;
-    use crate::accounts::caller::{caller, Caller, Right};
+    use super::super::snapshot::Snapshot;
+    use crate::accounts::caller::{caller, Right};
     use crate::error::AppError;
 
-    /// The caller, who may read devices, and the filter they asked for.
-    pub fn reader(filter: &str) -> Result<(Caller, FleetFilter), AppError> {
+    /// For a caller who may read devices: their scope (`None`: all orgs), the filter they
+    /// asked for, and the fleet snapshot to answer from.
+    pub async fn reader(
+        filter: &str,
+    ) -> Result<(Option<Vec<RecordId>>, FleetFilter, Arc<Snapshot>), AppError> {
         let caller = caller()?;
         caller.require(Right::Read)?;
-        Ok((caller, FleetFilter::parse_query(filter)?))
+        let filter = FleetFilter::parse_query(filter)?;
+        let snapshot = super::super::snapshot::snapshot(&crate::db::db()?).await?;
+        Ok((caller.scope.orgs(), filter, snapshot))
     }
 }

@@ -122,8 +122,8 @@ fn count_label(list: &FleetList) -> String {
     }
 }
 
-/// Navigates to `filter` without a new history entry per keystroke.
-fn go(filter: &FleetFilter) {
+/// Navigates to `filter` without a new history entry per keystroke (the map uses it too).
+pub(crate) fn go(filter: &FleetFilter) {
     let navigate = use_navigate();
     navigate(
         &filter.href(),

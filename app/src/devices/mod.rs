@@ -21,8 +21,8 @@ pub mod store;
 
 pub use api::{get_device, list_fleet, map_fleet, GetDevice, ListFleet, MapFleet};
 pub use device_page::DevicePage;
-pub(crate) use fleet_page::DeviceTable;
 pub use fleet_page::FleetPage;
+pub(crate) use fleet_page::{go, DeviceTable};
 pub use import_page::ImportPage;
 pub use manage::{
     import_devices, register_device, DecommissionDevice, ImportDevices, LocateDevice,

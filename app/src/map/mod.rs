@@ -7,8 +7,6 @@
 pub(crate) mod browser;
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
-use leptos_router::NavigateOptions;
 
 use crate::devices::filter::FleetFilter;
 #[cfg(feature = "hydrate")]
@@ -47,17 +45,6 @@ fn marker_label(m: Marker) -> &'static str {
         Marker::Fault => "fault",
         Marker::Never => "never seen",
     }
-}
-
-fn navigate_to(filter: &FleetFilter) {
-    use_navigate()(
-        &filter.href(),
-        NavigateOptions {
-            replace: true,
-            scroll: false,
-            ..Default::default()
-        },
-    );
 }
 
 /// The devices of the Fleet filter (`search`, the URL query) on a map.
@@ -108,7 +95,7 @@ pub fn FleetMapView(search: Signal<String>) -> impl IntoView {
             east: east.clamp(-180.0, 180.0),
         });
         f.page = 1;
-        navigate_to(&f);
+        crate::devices::go(&f);
     };
     view! {
         <section class="map-panel" aria-label="Map of the devices">
@@ -271,7 +258,7 @@ pub fn NearMeButton(search: Signal<String>) -> impl IntoView {
                         f.sort = SortKey::Distance;
                         f.desc = false;
                         f.page = 1;
-                        navigate_to(&f);
+                        crate::devices::go(&f);
                     }
                     Err(e) => set_problem.set(Some(e)),
                 }
