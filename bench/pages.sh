@@ -53,13 +53,16 @@ summary() { # oha's text report → success rate, requests/s, p50, p99, status c
          /\[[0-9][0-9][0-9]\] [0-9]+ responses/ {codes=codes " " $1 "×" $2}
          END {printf "  %.0f req/s, p50 %.1f ms, p99 %.1f ms, success %s,%s\n", rps, p50, p99, ok, codes}'
 }
+# A pause before each run: the previous run's cut-off connections are still being answered.
 open_loop() {
   local name=$1 url=$2
+  sleep 2
   echo "== open loop, 250 pages/s: $name"
   oha --no-tui -z "$duration" -q 250 --latency-correction -c 64 -H "Cookie: $cookie" "$url" | summary
 }
 closed_loop() {
   local name=$1 url=$2
+  sleep 2
   echo "== closed loop, 64 connections: $name"
   oha --no-tui -z "$duration" -c 64 -H "Cookie: $cookie" "$url" | summary
 }

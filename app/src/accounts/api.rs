@@ -113,7 +113,7 @@ async fn sign_in(
 
 /// Ends the current session.
 #[server(endpoint = "logout")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn logout() -> Result<(), AppError> {
     crate::error::respond(
         async {

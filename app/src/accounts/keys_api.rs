@@ -7,7 +7,7 @@ use crate::error::AppError;
 
 /// Keys of the orgs the caller manages keys for, newest first.
 #[server(endpoint = "keys")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn list_keys() -> Result<Vec<KeyView>, AppError> {
     crate::error::respond(
         async {
@@ -22,7 +22,7 @@ pub async fn list_keys() -> Result<Vec<KeyView>, AppError> {
 /// Creates a key for `org` with the ticked scopes and an optional lifetime in days; answers
 /// the secret, shown only now.
 #[server(endpoint = "key_create")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn create_key(
     org: String,
     name: String,
@@ -88,7 +88,7 @@ pub async fn create_key(
 
 /// Revokes a key: it stops working at once.
 #[server(endpoint = "key_revoke")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn revoke_key(id: String) -> Result<(), AppError> {
     crate::error::respond(
         async {

@@ -10,7 +10,7 @@ use crate::error::AppError;
 
 /// The users the caller may manage, by org then email.
 #[server(endpoint = "users")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn list_users() -> Result<Vec<UserView>, AppError> {
     crate::error::respond(
         async {
@@ -25,7 +25,7 @@ pub async fn list_users() -> Result<Vec<UserView>, AppError> {
 /// Creates a user without a password and answers a one-time invite link (7 days) to show
 /// the person who will hand it over; the user sets a password through it.
 #[server(endpoint = "user_create")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn create_user(
     email: String,
     name: String,
@@ -76,7 +76,7 @@ pub async fn create_user(
 /// Changes a user's name, persona, org and whether they are disabled. A change of persona
 /// or org, or disabling, ends their sessions. Nobody disables or demotes themselves.
 #[server(endpoint = "user_update")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn update_user(
     id: String,
     name: String,
@@ -153,7 +153,7 @@ pub async fn update_user(
 
 /// A one-time password reset link (24 h) for a user the caller manages.
 #[server(endpoint = "user_reset")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn reset_link(id: String) -> Result<IssuedLink, AppError> {
     crate::error::respond(
         async {
@@ -185,7 +185,7 @@ pub async fn reset_link(id: String) -> Result<IssuedLink, AppError> {
 /// credential). The link works once; the user's other sessions end. Answers the email to
 /// sign in with.
 #[server(endpoint = "link_accept")]
-#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug", skip_all))]
 pub async fn accept_link(token: String, password: String) -> Result<String, AppError> {
     crate::error::respond(
         async {
@@ -199,7 +199,7 @@ pub async fn accept_link(token: String, password: String) -> Result<String, AppE
 
 /// Changes the signed-in user's own password; their other sessions end.
 #[server(endpoint = "password_change")]
-#[cfg_attr(feature = "ssr", tracing::instrument(skip_all))]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug", skip_all))]
 pub async fn change_password(current: String, new: String) -> Result<(), AppError> {
     crate::error::respond(
         async {

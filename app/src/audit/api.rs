@@ -10,7 +10,7 @@ use crate::error::AppError;
 /// actor (an email, a key prefix); `org` is an org id; the range defaults to the last 30
 /// days.
 #[server(endpoint = "audit")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn audit_log(
     actor: Option<String>,
     org: Option<String>,

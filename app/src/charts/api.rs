@@ -44,7 +44,7 @@ impl ChartData {
 /// labelled in `viewer_tz` (the browser's timezone; UTC when empty or unknown), device charts
 /// in the device's own.
 #[server(endpoint = "chart")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn load_chart(
     config: String,
     #[server(default)] viewer_tz: String,
@@ -63,7 +63,7 @@ pub async fn load_chart(
 
 /// The signed-in user's saved charts, by name (none for an API key: keys save nothing).
 #[server(endpoint = "charts")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn list_charts() -> Result<Vec<SavedChart>, AppError> {
     crate::error::respond(
         async {
@@ -80,7 +80,7 @@ pub async fn list_charts() -> Result<Vec<SavedChart>, AppError> {
 
 /// Saves the chart `config` as `name` for the signed-in user (replacing one of that name).
 #[server(endpoint = "chart_save")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn save_chart(name: String, config: String) -> Result<(), AppError> {
     crate::error::respond(
         async {
@@ -95,7 +95,7 @@ pub async fn save_chart(name: String, config: String) -> Result<(), AppError> {
 
 /// Deletes one of the signed-in user's saved charts.
 #[server(endpoint = "chart_delete")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn delete_chart(id: String) -> Result<(), AppError> {
     crate::error::respond(
         async {
@@ -143,11 +143,21 @@ mod ssr {
         now: DateTime<Utc>,
     ) -> Result<ChartData, AppError> {
         let (from, to) = config.range.resolve(now);
+        // A live device's name and timezone come from the fleet snapshot; a decommissioned
+        // one (its history stays readable) is checked in the store and named by its id.
+        let mut live = None;
         let device = match config.device.as_deref() {
             Some(d) => {
                 let id = DeviceId::parse(d).map_err(|_| AppError::not_found("device"))?;
                 let scope = caller.scope.orgs();
-                if !crate::devices::store::in_scope(db, scope.as_deref(), &id).await? {
+                live = crate::devices::snapshot::snapshot(db).await?.device(
+                    scope.as_deref(),
+                    &id,
+                    now,
+                );
+                if live.is_none()
+                    && !crate::devices::store::in_scope(db, scope.as_deref(), &id).await?
+                {
                     return Err(AppError::not_found("device"));
                 }
                 Some(id)
@@ -182,10 +192,9 @@ mod ssr {
             }
         }
         let name = match &device {
-            Some(id) => crate::devices::store::device(db, None, id, now)
-                .await?
-                .map(|d| d.name)
-                .unwrap_or_else(|| id.to_string()),
+            Some(id) => live
+                .as_ref()
+                .map_or_else(|| id.to_string(), |d| d.name.clone()),
             None => match &config.org {
                 Some(org) => format!("Fleet of {org}"),
                 None => "Your fleet".to_string(),
@@ -198,9 +207,10 @@ mod ssr {
                 (None, None) => None,
             };
             let days = super::super::store::daily_energy(db, devices, from, to).await?;
-            let timezone = match &device {
-                Some(id) => device_zone(db, id).await?,
-                None => "each device's own".to_string(),
+            let timezone = match (&device, &live) {
+                (Some(_), Some(d)) => d.timezone.clone(),
+                (Some(id), None) => device_zone(db, id).await?,
+                (None, _) => "each device's own".to_string(),
             };
             return Ok(ChartData {
                 title: format!("{name}: energy per day"),
@@ -291,10 +301,12 @@ mod ssr {
         })
     }
 
+    /// The timezone of a device that left the live fleet.
     async fn device_zone(db: &Db, id: &DeviceId) -> Result<String, AppError> {
-        Ok(crate::devices::store::device(db, None, id, Utc::now())
+        Ok(crate::devices::store::states(db, std::slice::from_ref(id))
             .await?
-            .map(|d| d.timezone)
-            .unwrap_or_else(|| "UTC".into()))
+            .into_iter()
+            .next()
+            .map_or_else(|| "UTC".into(), |d| d.timezone))
     }
 }

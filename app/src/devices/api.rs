@@ -9,7 +9,7 @@ use crate::error::AppError;
 /// One page of the Fleet. `filter` is the page's URL query string (`status=offline&page=2`,
 /// see [`super::filter::FleetFilter`]); the answer carries the filter as understood.
 #[server(endpoint = "fleet")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn list_fleet(#[server(default)] filter: String) -> Result<FleetList, AppError> {
     crate::error::respond(
         async {
@@ -22,7 +22,7 @@ pub async fn list_fleet(#[server(default)] filter: String) -> Result<FleetList, 
 
 /// Every device matching `filter` (paging aside) that has a location, for the map.
 #[server(endpoint = "fleet_map")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn map_fleet(#[server(default)] filter: String) -> Result<FleetMap, AppError> {
     crate::error::respond(
         async {
@@ -41,7 +41,7 @@ pub async fn map_fleet(#[server(default)] filter: String) -> Result<FleetMap, Ap
 
 /// One device with its latest status. Unknown ids are a 404.
 #[server(endpoint = "device")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn get_device(id: String) -> Result<DeviceDetail, AppError> {
     crate::error::respond(
         async {
@@ -51,17 +51,17 @@ pub async fn get_device(id: String) -> Result<DeviceDetail, AppError> {
             // An id that cannot exist is reported like a missing one: the page says "not found".
             let id =
                 super::model::DeviceId::parse(&id).map_err(|_| AppError::not_found("device"))?;
-            let db = crate::db::db()?;
+            let snapshot = super::snapshot::snapshot(&crate::db::db()?).await?;
             let scope = caller.scope.orgs();
-            let mut device = super::store::device(&db, scope.as_deref(), &id, chrono::Utc::now())
-                .await?
+            let mut device = snapshot
+                .device(scope.as_deref(), &id, chrono::Utc::now())
                 .ok_or(AppError::not_found("device"))?;
             if let Some(tiles) = use_context::<super::model::Tiles>() {
                 device.tiles = tiles;
             }
             if caller.may(Right::EditDevices) {
                 device.editable = true;
-                device.transfer_to = crate::orgs::store::names(&db, scope).await?;
+                device.transfer_to = snapshot.org_names(scope.as_deref());
             }
             Ok(device)
         }

@@ -29,7 +29,7 @@ pub const HEADER: [&str; 14] = [
 /// The CSV text for `query` (a Fleet URL query string) as `caller` may see it.
 pub async fn fleet_csv(
     db: &Db,
-    fleet: &super::snapshot::FleetCache,
+    fleet: &std::sync::Arc<super::snapshot::FleetCache>,
     caller: &Caller,
     query: &str,
 ) -> Result<String> {

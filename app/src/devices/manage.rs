@@ -24,7 +24,7 @@ pub struct Registered {
 /// The orgs the caller may register devices for and move them to (admins, dealers):
 /// (id, name), by name.
 #[server(endpoint = "device_orgs")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn device_orgs() -> Result<Vec<(String, String)>, AppError> {
     crate::error::respond(
         async {
@@ -107,7 +107,7 @@ pub async fn register_device(
 
 /// Changes a device's name, model, firmware, timezone and offline timeout.
 #[server(endpoint = "device_update")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn update_device(
     id: String,
     name: String,
@@ -144,7 +144,7 @@ pub async fn update_device(
 
 /// Moves a device to another org of the caller's scope. Its history moves with it.
 #[server(endpoint = "device_transfer")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn transfer_device(id: String, owner: String) -> Result<(), AppError> {
     crate::error::respond(
         async {
@@ -168,7 +168,7 @@ pub async fn transfer_device(id: String, owner: String) -> Result<(), AppError> 
 /// Sets where a device stands. `source` says how the position was found: `map` (clicked),
 /// `typed` or `geolocation` (the browser's, with its accuracy in metres).
 #[server(endpoint = "device_locate")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn locate_device(
     id: String,
     lat: String,
@@ -211,7 +211,7 @@ pub async fn locate_device(
 /// Takes a device out of service: gone from the live fleet, map and exports, its token void;
 /// its telemetry and events stay. `confirm` must repeat the device id.
 #[server(endpoint = "device_decommission")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn decommission_device(id: String, confirm: String) -> Result<(), AppError> {
     crate::error::respond(
         async {
@@ -249,7 +249,7 @@ pub async fn decommission_device(id: String, confirm: String) -> Result<(), AppE
 /// Issues a new ingest token for a device (the old one stops working within seconds) and
 /// returns it, this once.
 #[server(endpoint = "device_token")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn rotate_device_token(id: String) -> Result<String, AppError> {
     crate::error::respond(
         async {

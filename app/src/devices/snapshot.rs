@@ -15,7 +15,11 @@ use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};
 
 use super::filter::{Coordinates, FleetFilter, SortKey, StatusFilter, PAGE_SIZE};
-use super::model::{Connectivity, DeviceId, FleetFacets, FleetList, FleetRow, MapPoint, Marker};
+use super::model::{
+    Connectivity, DeviceDetail, DeviceId, FleetFacets, FleetList, FleetRow, LatestStatus, Location,
+    MapPoint, Marker,
+};
+use super::store::{NewLocation, StatusRecord};
 use crate::db::{internal, key_string, Db};
 use crate::error::Result;
 use crate::ui::format::ago;
@@ -27,28 +31,39 @@ pub const TTL: Duration = Duration::from_secs(2);
 pub struct FleetCache {
     current: RwLock<Option<Arc<Snapshot>>>,
     generation: AtomicU64,
-    loading: tokio::sync::Mutex<()>,
+    loading: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl FleetCache {
-    /// The current snapshot, reloaded first if it is stale. While another request reloads
-    /// one that merely aged, the previous one is served rather than waiting; one that a
-    /// change invalidated is waited for, so a change is seen by the next request.
-    pub async fn get(&self, db: &Db) -> Result<Arc<Snapshot>> {
+    /// The current snapshot. One that merely aged is served as it is while a background
+    /// task reloads it (a reload of 5,000 devices takes ~100 ms: waiting for it put that in
+    /// the Fleet page's p99); one that a change invalidated is reloaded first and waited
+    /// for, so a change is seen by the next request.
+    pub async fn get(self: &Arc<Self>, db: &Db) -> Result<Arc<Snapshot>> {
         if let Some(s) = self.fresh() {
             return Ok(s);
         }
-        let _loading = match self.loading.try_lock() {
-            Ok(guard) => guard,
-            Err(_) => match self.any() {
-                Some(stale) => return Ok(stale),
-                None => self.loading.lock().await,
-            },
-        };
+        if let Some(aged) = self.any() {
+            if let Ok(guard) = self.loading.clone().try_lock_owned() {
+                let (cache, db) = (self.clone(), db.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = cache.reload(&db).await {
+                        tracing::warn!(error = %e, "reloading the fleet snapshot failed");
+                    }
+                    drop(guard);
+                });
+            }
+            return Ok(aged);
+        }
+        let _loading = self.loading.lock().await;
         // Someone else may have loaded it while this request waited.
-        if let Some(s) = self.fresh() {
+        if let Some(s) = self.any() {
             return Ok(s);
         }
+        self.reload(db).await
+    }
+
+    async fn reload(&self, db: &Db) -> Result<Arc<Snapshot>> {
         let generation = self.generation.load(Ordering::Acquire);
         let snapshot = Arc::new(Snapshot::load(db, generation).await?);
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(snapshot.clone());
@@ -101,6 +116,12 @@ pub fn forget_fleet() {
 #[derive(Debug)]
 pub struct Snapshot {
     rows: Vec<Device>,
+    /// The filter choices over the whole fleet (an admin's), worked out once: recomputing
+    /// them per request was most of a Fleet page's cost.
+    all_facets: FleetFacets,
+    by_id: HashMap<DeviceId, usize>,
+    /// Every org as (id, name), by name.
+    orgs: Vec<(String, String)>,
     loaded: Instant,
     generation: u64,
 }
@@ -113,22 +134,17 @@ struct Device {
     firmware: String,
     owner_key: String,
     owner_name: String,
+    dealer_name: Option<String>,
+    timezone: String,
     location: Option<Coordinates>,
+    /// The stored location with how it was set, for the device page.
+    placed: Option<NewLocation>,
+    installed_at: Option<DateTime<Utc>>,
+    has_token: bool,
     offline_timeout_s: i64,
-    status: Option<Status>,
+    status: Option<StatusRecord>,
     /// Lower-cased name, id, owner, model and firmware, for the text filter.
     haystack: String,
-}
-
-#[derive(Debug, Clone, SurrealValue)]
-struct Status {
-    id: String,
-    last_seen: DateTime<Utc>,
-    last_heard: Option<DateTime<Utc>>,
-    online: bool,
-    fault_code: Option<i64>,
-    solar_w: f64,
-    grid_w: f64,
 }
 
 #[derive(Debug, SurrealValue)]
@@ -138,8 +154,11 @@ struct DeviceRow {
     model: String,
     firmware: String,
     owner: RecordId,
-    lat: Option<f64>,
-    lon: Option<f64>,
+    dealer: Option<RecordId>,
+    timezone: String,
+    location: Option<NewLocation>,
+    installed_at: Option<DateTime<Utc>>,
+    has_token: bool,
     offline_timeout_s: i64,
 }
 
@@ -205,25 +224,27 @@ impl Snapshot {
     async fn load(db: &Db, generation: u64) -> Result<Self> {
         let mut response = db
             .query(
-                "SELECT record::id(id) AS id, name, model, firmware, owner,
-                        location.lat AS lat, location.lon AS lon, offline_timeout_s
+                "SELECT record::id(id) AS id, name, model, firmware, owner, dealer, timezone,
+                        location, installed_at, offline_timeout_s,
+                        token_hash IS NOT NONE AS has_token
                  FROM device WHERE decommissioned_at IS NONE",
             )
-            .query(
-                "SELECT record::id(id) AS id, last_seen, last_heard, online, fault_code,
-                        solar_w, grid_w
-                 FROM device_status",
-            )
-            .query("SELECT record::id(id) AS id, name FROM org")
+            .query("SELECT * FROM device_status")
+            .query("SELECT record::id(id) AS id, name FROM org ORDER BY name")
             .await
             .and_then(|r| r.check())
             .map_err(internal("fleet snapshot"))?;
         let devices: Vec<DeviceRow> = response.take(0).map_err(internal("fleet devices"))?;
-        let statuses: Vec<Status> = response.take(1).map_err(internal("fleet status"))?;
-        let orgs: Vec<OrgName> = response.take(2).map_err(internal("fleet orgs"))?;
-        let mut statuses: HashMap<String, Status> =
-            statuses.into_iter().map(|s| (s.id.clone(), s)).collect();
-        let orgs: HashMap<String, String> = orgs.into_iter().map(|o| (o.id, o.name)).collect();
+        let statuses: Vec<StatusRecord> = response.take(1).map_err(internal("fleet status"))?;
+        let org_list: Vec<OrgName> = response.take(2).map_err(internal("fleet orgs"))?;
+        let mut statuses: HashMap<String, StatusRecord> = statuses
+            .into_iter()
+            .map(|s| (key_string(&s.id), s))
+            .collect();
+        let orgs: HashMap<&str, &str> = org_list
+            .iter()
+            .map(|o| (o.id.as_str(), o.name.as_str()))
+            .collect();
         let mut rows: Vec<Device> = devices
             .into_iter()
             .filter_map(|d| {
@@ -232,7 +253,13 @@ impl Snapshot {
                     .inspect_err(|_| tracing::warn!(id = %d.id, "device with an invalid id"))
                     .ok()?;
                 let owner_key = key_string(&d.owner);
-                let owner_name = orgs.get(&owner_key).cloned().unwrap_or_default();
+                let owner_name = orgs
+                    .get(owner_key.as_str())
+                    .map_or_else(String::new, |n| n.to_string());
+                let dealer_name = d
+                    .dealer
+                    .as_ref()
+                    .and_then(|r| orgs.get(key_string(r).as_str()).map(|n| n.to_string()));
                 let haystack = format!(
                     "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
                     d.name, d.id, owner_name, d.model, d.firmware
@@ -241,9 +268,14 @@ impl Snapshot {
                 Some(Device {
                     status: statuses.remove(&d.id),
                     location: d
-                        .lat
-                        .zip(d.lon)
-                        .and_then(|(lat, lon)| Coordinates::new(lat, lon).ok()),
+                        .location
+                        .as_ref()
+                        .and_then(|l| Coordinates::new(l.lat, l.lon).ok()),
+                    placed: d.location,
+                    dealer_name,
+                    timezone: d.timezone,
+                    installed_at: d.installed_at,
+                    has_token: d.has_token,
                     id,
                     name: d.name,
                     model: d.model,
@@ -256,7 +288,16 @@ impl Snapshot {
             })
             .collect();
         rows.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        let (_, all_facets) = facets(rows.iter());
+        let by_id = rows
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.id.clone(), i))
+            .collect();
         Ok(Self {
+            all_facets,
+            by_id,
+            orgs: org_list.into_iter().map(|o| (o.id, o.name)).collect(),
             rows,
             loaded: Instant::now(),
             generation,
@@ -318,26 +359,89 @@ impl Snapshot {
             .take(PAGE_SIZE)
             .map(|d| d.row(now, filter.near))
             .collect();
-        let mut facets = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
-        let mut total = 0;
-        for d in self.scoped(scope) {
-            total += 1;
-            facets.0.insert((d.owner_name.clone(), d.owner_key.clone()));
-            facets.1.insert(d.model.clone());
-            facets.2.insert(d.firmware.clone());
-        }
+        let (total, facets) = match scope {
+            None => (self.rows.len() as u64, self.all_facets.clone()),
+            Some(_) => facets(self.scoped(scope)),
+        };
         FleetList {
             filter: filter.at_page(page),
             rows,
             matched: found.len() as u64,
             total,
             pages,
-            facets: FleetFacets {
-                orgs: facets.0.into_iter().map(|(name, id)| (id, name)).collect(),
-                models: facets.1.into_iter().filter(|m| !m.is_empty()).collect(),
-                firmwares: facets.2.into_iter().filter(|f| !f.is_empty()).collect(),
-            },
+            facets,
         }
+    }
+
+    /// One live device of `scope` with its latest status, or `None` when there is no such
+    /// device, it was decommissioned, or its owner is outside `scope` — the same answer, so
+    /// ids cannot be probed. The device page reads it from here: two SurrealDB queries per
+    /// page were most of its cost.
+    pub fn device(
+        &self,
+        scope: Option<&[RecordId]>,
+        id: &DeviceId,
+        now: DateTime<Utc>,
+    ) -> Option<DeviceDetail> {
+        let d = &self.rows[*self.by_id.get(id)?];
+        if scope.is_some_and(|orgs| !orgs.iter().any(|o| key_string(o) == d.owner_key)) {
+            return None;
+        }
+        let tz: chrono_tz::Tz = d.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let latest = d.status.as_ref().map(|s| LatestStatus {
+            at_local: s
+                .last_seen
+                .with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M %Z")
+                .to_string(),
+            ago: ago((now - s.last_seen).num_seconds()),
+            solar_w: s.solar_w,
+            grid_w: s.grid_w,
+            load_w: s.load_w,
+            motor_on: s.motor_on,
+            motor_rpm: s.motor_rpm,
+            dc_bus_v: s.dc_bus_v,
+            temperature_c: s.temperature_c,
+            fault_code: s.fault_code,
+        });
+        Some(DeviceDetail {
+            id: d.id.clone(),
+            name: d.name.clone(),
+            model: d.model.clone(),
+            firmware: d.firmware.clone(),
+            owner: d.owner_name.clone(),
+            owner_id: d.owner_key.clone(),
+            dealer: d.dealer_name.clone(),
+            timezone: d.timezone.clone(),
+            location: d.placed.as_ref().map(|l| Location {
+                lat: l.lat,
+                lon: l.lon,
+                accuracy_m: l.accuracy_m,
+                source: l.source.clone(),
+                set_by: l.set_by.clone(),
+                set_at: l.set_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+            }),
+            installed_on: d
+                .installed_at
+                .map(|t| t.with_timezone(&tz).format("%Y-%m-%d").to_string()),
+            offline_timeout_min: d.offline_timeout_s / 60,
+            connectivity: d.connectivity(now),
+            latest,
+            editable: false,
+            has_token: d.has_token,
+            transfer_to: Vec::new(),
+            tiles: super::model::Tiles::openstreetmap(),
+        })
+    }
+
+    /// The orgs of `scope` (`None`: all) as (id, name), by name.
+    pub fn org_names(&self, scope: Option<&[RecordId]>) -> Vec<(String, String)> {
+        let keys: Option<HashSet<String>> = scope.map(|orgs| orgs.iter().map(key_string).collect());
+        self.orgs
+            .iter()
+            .filter(|(id, _)| keys.as_ref().is_none_or(|k| k.contains(id)))
+            .cloned()
+            .collect()
     }
 
     /// Every matching device (no paging), for the export and summaries.
@@ -383,6 +487,34 @@ impl Snapshot {
             .collect();
         (points, unplaced)
     }
+}
+
+/// How many devices there are and the filter choices they offer: orgs by name, models and
+/// firmwares (blank ones left out).
+fn facets<'a>(devices: impl Iterator<Item = &'a Device>) -> (u64, FleetFacets) {
+    let mut total = 0;
+    let (mut orgs, mut models, mut firmwares) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    for d in devices {
+        total += 1;
+        orgs.insert((d.owner_name.as_str(), d.owner_key.as_str()));
+        models.insert(d.model.as_str());
+        firmwares.insert(d.firmware.as_str());
+    }
+    let owned = |set: BTreeSet<&str>| {
+        set.into_iter()
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let facets = FleetFacets {
+        orgs: orgs
+            .into_iter()
+            .map(|(name, id)| (id.to_string(), name.to_string()))
+            .collect(),
+        models: owned(models),
+        firmwares: owned(firmwares),
+    };
+    (total, facets)
 }
 
 fn sort(found: &mut [&Device], filter: &FleetFilter, now: DateTime<Utc>) {

@@ -3,11 +3,9 @@
 use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};
 
-use super::model::{Connectivity, DeviceDetail, DeviceId, LatestStatus, Location};
-use super::snapshot::connectivity;
-use crate::db::{internal, key_string, Db};
+use super::model::DeviceId;
+use crate::db::{internal, Db};
 use crate::error::Result;
-use crate::ui::format::ago;
 
 /// The latest-status row as stored.
 #[derive(Debug, Clone, SurrealValue)]
@@ -187,107 +185,6 @@ pub async fn latest_seen(db: &Db) -> Result<Option<DateTime<Utc>>> {
         .map_err(internal("latest seen"))?;
     let latest: Vec<DateTime<Utc>> = response.take(0).map_err(internal("latest seen"))?;
     Ok(latest.into_iter().next())
-}
-
-#[derive(Debug, SurrealValue)]
-struct DeviceRecord {
-    name: String,
-    model: String,
-    firmware: String,
-    owner: Option<String>,
-    dealer: Option<String>,
-    timezone: String,
-    location: Option<NewLocation>,
-    installed_at: Option<DateTime<Utc>>,
-    offline_timeout_s: i64,
-    owner_id: RecordId,
-    has_token: bool,
-    decommissioned: bool,
-}
-
-/// One device with its latest status, or `None` when no such device exists or its owner
-/// is outside `scope` (`None`: all orgs) — the same answer, so ids cannot be probed.
-#[tracing::instrument(skip(db, scope))]
-pub async fn device(
-    db: &Db,
-    scope: Option<&[RecordId]>,
-    id: &DeviceId,
-    now: DateTime<Utc>,
-) -> Result<Option<DeviceDetail>> {
-    let mut response = db
-        .query(
-            "SELECT name, model, firmware, owner.name AS owner, dealer.name AS dealer, timezone,
-                    location, installed_at, offline_timeout_s, owner AS owner_id,
-                    token_hash IS NOT NONE AS has_token,
-                    decommissioned_at IS NOT NONE AS decommissioned
-             FROM ONLY $device",
-        )
-        .query("SELECT * FROM ONLY $status")
-        .bind(("device", device_record(id)))
-        .bind(("status", status_record(id)))
-        .await
-        .and_then(|r| r.check())
-        .map_err(internal("device query"))?;
-    let Some(d): Option<DeviceRecord> = response.take(0).map_err(internal("device row"))? else {
-        return Ok(None);
-    };
-    // Decommissioned devices leave the live fleet; their history is reached through events.
-    if d.decommissioned || scope.is_some_and(|orgs| !orgs.contains(&d.owner_id)) {
-        return Ok(None);
-    }
-    let status: Option<StatusRecord> = response.take(1).map_err(internal("device status"))?;
-    let tz: chrono_tz::Tz = d.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let latest = status.as_ref().map(|s| LatestStatus {
-        at_local: s
-            .last_seen
-            .with_timezone(&tz)
-            .format("%Y-%m-%d %H:%M %Z")
-            .to_string(),
-        ago: ago((now - s.last_seen).num_seconds()),
-        solar_w: s.solar_w,
-        grid_w: s.grid_w,
-        load_w: s.load_w,
-        motor_on: s.motor_on,
-        motor_rpm: s.motor_rpm,
-        dc_bus_v: s.dc_bus_v,
-        temperature_c: s.temperature_c,
-        fault_code: s.fault_code,
-    });
-    Ok(Some(DeviceDetail {
-        id: id.clone(),
-        connectivity: status.as_ref().map_or(Connectivity::NeverSeen, |s| {
-            connectivity(
-                s.online,
-                s.last_heard.unwrap_or(s.last_seen),
-                d.offline_timeout_s,
-                now,
-            )
-        }),
-        installed_on: d
-            .installed_at
-            .map(|t| t.with_timezone(&tz).format("%Y-%m-%d").to_string()),
-        location: d.location.map(|l| Location {
-            lat: l.lat,
-            lon: l.lon,
-            accuracy_m: l.accuracy_m,
-            source: l.source,
-            set_by: l.set_by,
-            set_at: l.set_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
-        }),
-        owner_id: key_string(&d.owner_id),
-        has_token: d.has_token,
-        editable: false,
-        transfer_to: Vec::new(),
-        tiles: super::model::Tiles::openstreetmap(),
-        name: d.name,
-        model: d.model,
-        firmware: d.firmware,
-        owner: d.owner.unwrap_or_default(),
-        dealer: d.dealer,
-        timezone: d.timezone,
-        offline_timeout_min: d.offline_timeout_s / 60,
-        latest,
-    }))
 }
 
 /// A device's editable state, as the importer and the edit forms compare it.
@@ -500,6 +397,26 @@ mod tests {
         assert!(live_owner(&db, &id).await.unwrap().is_some());
         decommission(&db, &id, Utc::now()).await.unwrap();
         assert!(live_owner(&db, &id).await.unwrap().is_none());
-        assert!(device(&db, None, &id, Utc::now()).await.unwrap().is_none());
+        let fleet = super::super::snapshot::snapshot(&db).await.unwrap();
+        assert!(fleet.device(None, &id, Utc::now()).is_none());
+        assert!(states(&db, std::slice::from_ref(&id)).await.unwrap()[0].decommissioned);
+    }
+
+    #[tokio::test]
+    async fn the_snapshot_shows_a_device_only_within_its_owners_scope() {
+        let db = db().await;
+        let id = DeviceId::parse("SF-1-3").unwrap();
+        register(&db, new_device(&id)).await.unwrap();
+        let fleet = super::super::snapshot::snapshot(&db).await.unwrap();
+        let farm = [RecordId::new("org", "farm")];
+        let shown = fleet.device(Some(&farm), &id, Utc::now()).unwrap();
+        assert_eq!(shown.timezone, "UTC");
+        let placed = shown.location.unwrap();
+        assert_eq!(
+            (placed.lat, placed.source.as_deref()),
+            (40.0, Some("typed"))
+        );
+        let other = [RecordId::new("org", "other")];
+        assert!(fleet.device(Some(&other), &id, Utc::now()).is_none());
     }
 }

@@ -7,7 +7,7 @@ use crate::error::AppError;
 
 /// What the signed-in persona's home shows, over the caller's scope.
 #[server(endpoint = "home")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn home() -> Result<HomeSummary, AppError> {
     crate::error::respond(
         async {

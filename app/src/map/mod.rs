@@ -13,17 +13,8 @@ use crate::devices::filter::FleetFilter;
 use crate::devices::filter::{Coordinates, SortKey};
 use crate::devices::model::{Location, MapPoint, Marker, Tiles};
 use crate::devices::{map_fleet, LocateDevice};
-use crate::ui::format::watts;
+use crate::ui::format::{escape_html as escape, watts};
 use crate::ui::{ActionError, ErrorBox};
-
-/// Escapes text for HTML (popups are HTML strings, device names are user input).
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
 
 /// The popup of a device marker.
 pub fn popup_html(p: &MapPoint) -> String {

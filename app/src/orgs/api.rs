@@ -8,7 +8,7 @@ use crate::error::AppError;
 
 /// The orgs in the caller's scope, tree order (each parent before its children).
 #[server(endpoint = "orgs")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn list_orgs() -> Result<Vec<OrgView>, AppError> {
     crate::error::respond(
         async {
@@ -25,7 +25,7 @@ pub async fn list_orgs() -> Result<Vec<OrgView>, AppError> {
 /// dealers also under partners, customers under any of those. Dealers: customers under
 /// themselves only.
 #[server(endpoint = "org_create")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn create_org(name: String, kind: OrgKind, parent: String) -> Result<OrgView, AppError> {
     crate::error::respond(
         async {
@@ -68,7 +68,7 @@ pub async fn create_org(name: String, kind: OrgKind, parent: String) -> Result<O
 
 /// Renames an org (admins).
 #[server(endpoint = "org_rename")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn rename_org(id: String, name: String) -> Result<(), AppError> {
     crate::error::respond(
         async {
@@ -91,7 +91,7 @@ pub async fn rename_org(id: String, name: String) -> Result<(), AppError> {
 /// Moves an org (and everything under it) to a new parent (admins). Refused under itself
 /// or one of its own descendants, and where its kind may not sit.
 #[server(endpoint = "org_move")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn move_org(id: String, parent: String) -> Result<(), AppError> {
     crate::error::respond(
         async {
@@ -123,7 +123,7 @@ pub async fn move_org(id: String, parent: String) -> Result<(), AppError> {
 /// Deletes an org that owns nothing (admins): no devices, no users, no child orgs, no API
 /// keys; otherwise 409 saying what is left.
 #[server(endpoint = "org_delete")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn delete_org(id: String) -> Result<(), AppError> {
     crate::error::respond(
         async {

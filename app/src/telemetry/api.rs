@@ -11,7 +11,7 @@ use crate::error::AppError;
 /// `[from, to)`, at `resolution` or, when it is not given, the finest one that keeps the
 /// answer within 2,000 points. Hour and day buckets are the device's local ones.
 #[server(endpoint = "series")]
-#[cfg_attr(feature = "ssr", tracing::instrument)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn telemetry_series(
     device: Option<String>,
     from: DateTime<Utc>,

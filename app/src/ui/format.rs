@@ -58,6 +58,22 @@ pub fn query_escape(value: &str) -> String {
     out
 }
 
+/// Escapes text for HTML content and quoted attribute values (names are user input).
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +99,13 @@ mod tests {
     #[test]
     fn query_values_are_escaped() {
         assert_eq!(query_escape("a b&c=ü"), "a%20b%26c%3D%C3%BC");
+    }
+
+    #[test]
+    fn html_escaping_neutralises_markup_and_quotes() {
+        assert_eq!(
+            escape_html(r#"<b a="1">Tom's & co</b>"#),
+            "&lt;b a=&quot;1&quot;&gt;Tom&#39;s &amp; co&lt;/b&gt;"
+        );
     }
 }
