@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod charts;
+pub mod control;
 pub mod devices;
 pub mod error;
 pub mod home;

@@ -1,0 +1,347 @@
+//! A device's weekly run schedule (issue 6): windows of days, a local start and end, and what
+//! to do meanwhile. Parsed once at the edge ([`Schedule::parse`]): a schedule that exists is
+//! valid — no zero-length windows, no overlaps, setpoints 0–100 %. A window whose end is
+//! earlier than its start crosses midnight and ends the next day.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub const MINUTES_PER_DAY: u16 = 24 * 60;
+const MINUTES_PER_WEEK: u32 = 7 * MINUTES_PER_DAY as u32;
+const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// A wall-clock time of day, to the minute ("06:30").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LocalTime(u16);
+
+impl LocalTime {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = || format!("“{text}” is not a time of day like 06:30");
+        let (h, m) = text.trim().split_once(':').ok_or_else(bad)?;
+        if h.is_empty() || h.len() > 2 || m.len() != 2 {
+            return Err(bad());
+        }
+        let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+        if h > 23 || m > 59 {
+            return Err(bad());
+        }
+        Ok(Self(h * 60 + m))
+    }
+
+    pub fn minutes(self) -> u16 {
+        self.0
+    }
+}
+
+impl TryFrom<String> for LocalTime {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text)
+    }
+}
+
+impl From<LocalTime> for String {
+    fn from(t: LocalTime) -> String {
+        t.to_string()
+    }
+}
+
+impl fmt::Display for LocalTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}:{:02}", self.0 / 60, self.0 % 60)
+    }
+}
+
+/// What a device does during a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Run at full speed.
+    Run,
+    /// Run at a speed setpoint, 0–100 %.
+    Setpoint { setpoint: u8 },
+}
+
+/// One window as people and partners write it (JSON), before it is checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowSpec {
+    /// "mon" … "sun".
+    pub days: Vec<String>,
+    pub start: String,
+    pub end: String,
+    #[serde(flatten)]
+    pub action: ActionSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionSpec {
+    pub action: String,
+    #[serde(default)]
+    pub setpoint: Option<i64>,
+}
+
+/// A checked window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    /// Bit 0 = Monday … bit 6 = Sunday.
+    pub days: u8,
+    pub start: LocalTime,
+    pub end: LocalTime,
+    pub action: Action,
+}
+
+impl Window {
+    /// Whether it runs past midnight into the next day.
+    pub fn crosses_midnight(&self) -> bool {
+        self.end < self.start
+    }
+
+    pub fn length_minutes(&self) -> u16 {
+        if self.crosses_midnight() {
+            MINUTES_PER_DAY - self.start.0 + self.end.0
+        } else {
+            self.end.0 - self.start.0
+        }
+    }
+
+    /// Its spans as minutes of the week from Monday 00:00, one per day; a span past Sunday
+    /// midnight wraps to Monday.
+    fn week_spans(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        (0..7u32).filter(|d| self.days & (1 << d) != 0).map(|d| {
+            let start = d * MINUTES_PER_DAY as u32 + self.start.0 as u32;
+            (start, start + self.length_minutes() as u32)
+        })
+    }
+
+    fn days_text(&self) -> String {
+        (0..7)
+            .filter(|d| self.days & (1 << d) != 0)
+            .map(|d| DAY_NAMES[d])
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+impl fmt::Display for Window {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}–{}", self.days_text(), self.start, self.end)
+    }
+}
+
+/// A valid weekly schedule: windows that neither overlap nor are empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Schedule {
+    pub windows: Vec<Window>,
+}
+
+/// Why a schedule was refused: the window (1-based, as people count) and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleError {
+    pub window: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ScheduleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "window {}: {}", self.window, self.message)
+    }
+}
+
+fn parse_window(spec: &WindowSpec) -> Result<Window, String> {
+    let mut days = 0u8;
+    for day in &spec.days {
+        let d = DAY_NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(day.trim()))
+            .ok_or_else(|| format!("“{day}” is not a day (mon … sun)"))?;
+        days |= 1 << d;
+    }
+    if days == 0 {
+        return Err("choose at least one day".into());
+    }
+    let start = LocalTime::parse(&spec.start)?;
+    let end = LocalTime::parse(&spec.end)?;
+    if start == end {
+        return Err(format!(
+            "starts and ends at {start}: a window needs a length"
+        ));
+    }
+    let action = match (spec.action.action.as_str(), spec.action.setpoint) {
+        ("run", None) => Action::Run,
+        ("run", Some(_)) => return Err("“run” takes no setpoint; use “setpoint”".into()),
+        ("setpoint", Some(p)) if (0..=100).contains(&p) => Action::Setpoint { setpoint: p as u8 },
+        ("setpoint", Some(p)) => return Err(format!("setpoint {p} % is outside 0–100 %")),
+        ("setpoint", None) => return Err("“setpoint” needs a setpoint in %".into()),
+        (other, _) => return Err(format!("“{other}” is not an action (run, setpoint)")),
+    };
+    Ok(Window {
+        days,
+        start,
+        end,
+        action,
+    })
+}
+
+impl Schedule {
+    /// Checks every window, then that no two overlap (touching is fine: 06:00–10:00 and
+    /// 10:00–12:00).
+    pub fn parse(specs: &[WindowSpec]) -> Result<Self, ScheduleError> {
+        let windows = specs
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| {
+                parse_window(spec).map_err(|message| ScheduleError {
+                    window: i + 1,
+                    message,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // Every day's span of every window on one week-long line; a span past the end of
+        // the week also occupies the start of it.
+        let mut spans: Vec<(u32, u32, usize)> = Vec::new();
+        for (i, w) in windows.iter().enumerate() {
+            for (start, end) in w.week_spans() {
+                if end > MINUTES_PER_WEEK {
+                    spans.push((start, MINUTES_PER_WEEK, i));
+                    spans.push((0, end - MINUTES_PER_WEEK, i));
+                } else {
+                    spans.push((start, end, i));
+                }
+            }
+        }
+        spans.sort();
+        for pair in spans.windows(2) {
+            let ((_, end_a, a), (start_b, _, b)) = (pair[0], pair[1]);
+            if start_b < end_a {
+                let (first, second) = (a.min(b), a.max(b));
+                let day = DAY_NAMES[(start_b / MINUTES_PER_DAY as u32) as usize];
+                return Err(ScheduleError {
+                    window: second + 1,
+                    message: format!(
+                        "{} overlaps window {} ({}) on {day}",
+                        windows[second],
+                        first + 1,
+                        windows[first]
+                    ),
+                });
+            }
+        }
+        Ok(Self { windows })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(days: &[&str], start: &str, end: &str) -> WindowSpec {
+        WindowSpec {
+            days: days.iter().map(|d| d.to_string()).collect(),
+            start: start.into(),
+            end: end.into(),
+            action: ActionSpec {
+                action: "run".into(),
+                setpoint: None,
+            },
+        }
+    }
+
+    #[test]
+    fn times_of_day_parse_and_print_to_the_minute() {
+        assert_eq!(LocalTime::parse("6:05").unwrap().to_string(), "06:05");
+        assert_eq!(LocalTime::parse("23:59").unwrap().minutes(), 1439);
+        for bad in [
+            "24:00", "12:60", "12", "12:5", "-1:00", "ab:cd", "", "123:00",
+        ] {
+            assert!(LocalTime::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn touching_windows_are_fine_overlapping_ones_are_refused() {
+        assert!(Schedule::parse(&[
+            spec(&["mon"], "06:00", "10:00"),
+            spec(&["mon"], "10:00", "12:00")
+        ])
+        .is_ok());
+        let e = Schedule::parse(&[
+            spec(&["mon", "tue"], "06:00", "10:00"),
+            spec(&["tue"], "09:00", "12:00"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.window, 2);
+        assert!(e.message.contains("overlaps window 1"), "{e}");
+        assert!(e.message.contains("tue"), "{e}");
+    }
+
+    #[test]
+    fn a_window_crossing_midnight_ends_the_next_day() {
+        let s = Schedule::parse(&[
+            spec(&["fri"], "22:00", "02:00"),
+            spec(&["sat"], "02:00", "05:00"),
+        ])
+        .unwrap();
+        assert!(s.windows[0].crosses_midnight());
+        assert_eq!(s.windows[0].length_minutes(), 240);
+        // Friday night runs into Saturday 01:00.
+        let e = Schedule::parse(&[
+            spec(&["fri"], "22:00", "02:00"),
+            spec(&["sat"], "01:00", "03:00"),
+        ])
+        .unwrap_err();
+        assert!(e.message.contains("sat"), "{e}");
+    }
+
+    #[test]
+    fn sunday_night_wraps_into_monday_morning() {
+        let e = Schedule::parse(&[
+            spec(&["sun"], "23:00", "01:00"),
+            spec(&["mon"], "00:30", "02:00"),
+        ])
+        .unwrap_err();
+        assert!(e.message.contains("mon"), "{e}");
+        assert!(Schedule::parse(&[
+            spec(&["sun"], "23:00", "01:00"),
+            spec(&["mon"], "01:00", "02:00")
+        ])
+        .is_ok());
+    }
+
+    #[test]
+    fn empty_windows_unknown_days_and_bad_setpoints_are_refused() {
+        let zero = Schedule::parse(&[spec(&["mon"], "06:00", "06:00")]).unwrap_err();
+        assert!(zero.message.contains("length"), "{zero}");
+        assert!(Schedule::parse(&[spec(&[], "06:00", "07:00")]).is_err());
+        assert!(Schedule::parse(&[spec(&["funday"], "06:00", "07:00")]).is_err());
+        let mut w = spec(&["mon"], "06:00", "07:00");
+        w.action = ActionSpec {
+            action: "setpoint".into(),
+            setpoint: Some(101),
+        };
+        assert!(Schedule::parse(&[w.clone()])
+            .unwrap_err()
+            .message
+            .contains("0–100"));
+        w.action.setpoint = Some(60);
+        assert_eq!(
+            Schedule::parse(&[w.clone()]).unwrap().windows[0].action,
+            Action::Setpoint { setpoint: 60 }
+        );
+        w.action.action = "boil".into();
+        assert!(Schedule::parse(&[w]).is_err());
+    }
+
+    #[test]
+    fn windows_are_read_from_json_as_partners_send_them() {
+        let specs: Vec<WindowSpec> = serde_json::from_str(
+            r#"[{"days":["mon","wed"],"start":"05:30","end":"09:00","action":"setpoint","setpoint":75},
+                {"days":["sat"],"start":"20:00","end":"04:00","action":"run"}]"#,
+        )
+        .unwrap();
+        let s = Schedule::parse(&specs).unwrap();
+        assert_eq!(s.windows[0].to_string(), "mon,wed 05:30–09:00");
+        assert_eq!(s.windows[1].action, Action::Run);
+    }
+}
