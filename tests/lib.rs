@@ -396,6 +396,21 @@ impl TestApp {
         json_response(request).await
     }
 
+    /// Posts `readings` for device `id` on the direct path with its token, 1,000 per request
+    /// (the path's limit), each request answered 200.
+    pub async fn post_readings(&self, id: &DeviceId, readings: &[Value]) {
+        for chunk in readings.chunks(1000) {
+            let (status, body) = self
+                .post_direct(
+                    id.as_str(),
+                    Some(&device_token(id)),
+                    &Value::Array(chunk.to_vec()),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    }
+
     /// Calls the Fleet server function the way the browser does (form-encoded POST), with
     /// free text `query` as the only filter.
     pub async fn fleet(&self, query: &str) -> (u16, Value) {

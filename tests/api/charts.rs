@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 use sunfleet_app::accounts::model::Persona;
-use sunfleet_tests::{device_token, minute, spawn_app, TestApp};
+use sunfleet_tests::{minute, spawn_app, TestApp};
 
 const DEVICE: &str = "e00fce68cccccccccccccccc";
 
@@ -18,16 +18,7 @@ async fn app_with_readings(minutes: i64) -> TestApp {
                    "dc_bus_v": 350.0, "temperature_c": 30.0})
         })
         .collect();
-    for chunk in readings.chunks(1000) {
-        let (s, b) = app
-            .post_direct(
-                DEVICE,
-                Some(&device_token(&id)),
-                &Value::Array(chunk.to_vec()),
-            )
-            .await;
-        assert_eq!(s, 200, "{b}");
-    }
+    app.post_readings(&id, &readings).await;
     app.ingest.writer.flush().await.unwrap();
     app
 }

@@ -73,19 +73,10 @@ pub fn runs(schedule: &Schedule, tz: Tz, from: DateTime<Utc>, until: DateTime<Ut
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::schedule::{ActionSpec, WindowSpec};
+    use crate::control::schedule::test_window;
 
     fn schedule(days: &[&str], start: &str, end: &str) -> Schedule {
-        Schedule::parse(&[WindowSpec {
-            days: days.iter().map(|d| d.to_string()).collect(),
-            start: start.into(),
-            end: end.into(),
-            action: ActionSpec {
-                action: "run".into(),
-                setpoint: None,
-            },
-        }])
-        .unwrap()
+        Schedule::parse(&[test_window(days, start, end)]).unwrap()
     }
 
     fn utc(s: &str) -> DateTime<Utc> {

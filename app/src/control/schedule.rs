@@ -232,21 +232,25 @@ impl Schedule {
     }
 }
 
+/// A "run" window as a partner would send it, for tests here and in `runs`.
+#[cfg(test)]
+pub(crate) fn test_window(days: &[&str], start: &str, end: &str) -> WindowSpec {
+    WindowSpec {
+        days: days.iter().map(|d| d.to_string()).collect(),
+        start: start.into(),
+        end: end.into(),
+        action: ActionSpec {
+            action: "run".into(),
+            setpoint: None,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn spec(days: &[&str], start: &str, end: &str) -> WindowSpec {
-        WindowSpec {
-            days: days.iter().map(|d| d.to_string()).collect(),
-            start: start.into(),
-            end: end.into(),
-            action: ActionSpec {
-                action: "run".into(),
-                setpoint: None,
-            },
-        }
-    }
+    use super::test_window as spec;
 
     #[test]
     fn times_of_day_parse_and_print_to_the_minute() {
