@@ -167,6 +167,12 @@ impl FromServerFnError for AppError {
             ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => Self::Validation {
                 message: format!("bad request: {m}"),
             },
+            // On the server, the only thing deserialized is the request (a JSON body that
+            // is not the arguments' shape); in the browser it would be a broken answer.
+            #[cfg(feature = "ssr")]
+            ServerFnErrorErr::Deserialization(m) => Self::Validation {
+                message: format!("bad request: {m}"),
+            },
             ServerFnErrorErr::Request(m) => Self::Other {
                 code: "unreachable".into(),
                 message: format!("could not reach the server: {m}"),

@@ -18,6 +18,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use sunfleet_app::accounts::model::Persona;
+use sunfleet_app::control::schedule::{ActionSpec, Schedule, WindowSpec, DAY_NAMES};
 use sunfleet_app::db::Db;
 use sunfleet_app::devices::model::DeviceId;
 use sunfleet_app::devices::store::{self as devices, NewDevice, NewLocation, StatusRecord};
@@ -140,6 +141,12 @@ pub async fn seed_with(
     let fleet = Fleet::generate_n(now, SEED, devices);
     orgs::insert_orgs(db, fleet.orgs.clone()).await?;
     devices::insert_devices(db, fleet.devices.iter().map(|d| d.record.clone()).collect()).await?;
+    let schedules = fleet
+        .devices
+        .iter()
+        .map(|d| Ok((d.id.clone(), d.weekly_schedule()?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    sunfleet_app::control::store::insert_first(db, schedules, "demo seed", now).await?;
     match crate::ingest::integrations::add(db, "demo", Some(DEMO_INTEGRATION_SECRET.into())).await {
         Ok(_) | Err(sunfleet_app::error::AppError::Conflict { .. }) => {}
         Err(e) => return Err(e).context("adding the demo integration"),
@@ -629,6 +636,25 @@ impl DemoDevice {
             .map(|i| end - Duration::minutes(minutes - 1 - i))
             .filter(|t| *t <= last)
             .collect()
+    }
+
+    /// The daily schedule it runs (version 1 in the seeded history), as windows.
+    pub fn weekly_schedule(&self) -> anyhow::Result<Schedule> {
+        let every_day: Vec<String> = DAY_NAMES.iter().map(|d| d.to_string()).collect();
+        let specs: Vec<WindowSpec> = self
+            .schedule
+            .iter()
+            .map(|&(start, end)| WindowSpec {
+                days: every_day.clone(),
+                start: format!("{start:02}:00"),
+                end: format!("{end:02}:00"),
+                action: ActionSpec {
+                    action: "run".into(),
+                    setpoint: None,
+                },
+            })
+            .collect();
+        Schedule::parse(&specs).map_err(|e| anyhow::anyhow!("demo schedule: {e}"))
     }
 
     fn scheduled(&self, local_hour: f64) -> bool {

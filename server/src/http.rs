@@ -29,6 +29,8 @@ pub struct AppState {
     pub mailer: Option<std::sync::Arc<sunfleet_app::accounts::mail::Mailer>>,
     /// The live fleet in memory, shared by every list, map and export.
     pub fleet: std::sync::Arc<sunfleet_app::devices::snapshot::FleetCache>,
+    /// Desired and reported schedule versions, for ingest answers and schedule saves.
+    pub control: std::sync::Arc<sunfleet_app::control::cache::ControlCache>,
     pub tiles: sunfleet_app::devices::model::Tiles,
 }
 
@@ -62,6 +64,7 @@ impl AppState {
             callers: Default::default(),
             mailer: None,
             fleet,
+            control: Default::default(),
             tiles: sunfleet_app::devices::model::Tiles::openstreetmap(),
         }
     }
@@ -73,12 +76,14 @@ impl AppState {
         let callers = self.callers.clone();
         let mailer = self.mailer.clone();
         let fleet = self.fleet.clone();
+        let control = self.control.clone();
         let tiles = self.tiles.clone();
         move || {
             provide_context(db.clone());
             provide_context(throttle.clone());
             provide_context(callers.clone());
             provide_context(fleet.clone());
+            provide_context(control.clone());
             provide_context(tiles.clone());
             if let Some(mailer) = &mailer {
                 provide_context(mailer.clone());

@@ -23,7 +23,7 @@ fn status(at: DateTime<Utc>, solar_w: f64) -> Value {
     json!({
         "time": at.to_rfc3339(), "solar_w": solar_w, "grid_w": 10.0, "load_w": solar_w + 10.0,
         "motor_rpm": 3400, "motor_on": true, "dc_bus_v": 350.0, "temperature_c": 30.0,
-        "fault_code": 0, "schedule_version": 1
+        "fault_code": 0, "schedule_version": 0
     })
 }
 

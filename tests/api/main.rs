@@ -11,4 +11,5 @@ mod mail;
 mod manage;
 mod matrix;
 mod ops;
+mod schedule;
 mod series;

@@ -356,6 +356,30 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: "POST",
+            route: "/api/schedule",
+            request: Request::Fn("/api/schedule", vec![("id", "SF-1-00002".into())]),
+            // Platte's device: outside the partner's and the agri key's subtree.
+            expect: fns([s(200), s(404), s(200), s(200)], s(404)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/schedule_save",
+            request: Request::PostJson(
+                "/api/schedule_save",
+                r#"{"id":"SF-1-00002","windows":[{"days":["mon"],"start":"06:00","end":"07:00","action":"run"}]}"#,
+            ),
+            // Customers steer their own devices; a key without `control` may not.
+            expect: fns([s(200), s(404), s(200), s(200)], s(403)),
+        },
+        Row {
+            method: "GET",
+            route: "/ingest/v1/devices/{id}/schedule",
+            request: Request::Get("/ingest/v1/devices/SF-1-00002/schedule"),
+            // Only the device's own token fetches its schedule.
+            expect: [s(401); 9],
+        },
+        Row {
+            method: "POST",
             route: "/api/series",
             request: Request::Fn("/api/series", series("SF-1-00001")),
             expect: [

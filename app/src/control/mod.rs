@@ -1,7 +1,14 @@
-//! Device control (issue 6): weekly run schedules, and — to come — commands and their
-//! delivery. The schedule types are shared with the browser; turning a schedule into
-//! instants needs the timezone database and stays on the server.
+//! Device control (issue 6): weekly run schedules — checked windows, versions the device
+//! is told of in its ingest answers, the sync state, the editor — and, to come, commands.
+//! The schedule types are shared with the browser; turning a schedule into instants needs
+//! the timezone database and stays on the server.
 
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod cache;
 #[cfg(feature = "ssr")]
 pub mod runs;
 pub mod schedule;
+pub mod schedule_card;
+#[cfg(feature = "ssr")]
+pub mod store;

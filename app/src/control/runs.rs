@@ -37,6 +37,40 @@ pub fn instant(tz: Tz, date: NaiveDate, minutes: u16) -> DateTime<Utc> {
     Utc.from_utc_datetime(&local)
 }
 
+/// The UTC offset (minutes east) in force at `from`, then every change of it before
+/// `until`: (instant, new offset). A device that keeps its windows in local time applies
+/// these; a year has at most a few.
+pub fn offset_changes(
+    tz: Tz,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, i32)> {
+    use chrono::Offset;
+    let offset = |t: DateTime<Utc>| t.with_timezone(&tz).offset().fix().local_minus_utc() / 60;
+    let mut out = vec![(from, offset(from))];
+    // Offsets change at most once a day in real zones: find the day, then the minute.
+    let mut day = from;
+    while day < until {
+        let next = (day + Duration::days(1)).min(until);
+        if offset(next) != offset(day) {
+            // To the second: `hi` is the first second of the new offset.
+            let at = |s: i64| DateTime::from_timestamp(s, 0).expect("BUG: in range");
+            let (mut lo, mut hi) = (day.timestamp(), next.timestamp());
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if offset(at(mid)) == offset(at(lo)) {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            out.push((at(hi), offset(at(hi))));
+        }
+        day = next;
+    }
+    out
+}
+
 /// Every run of `schedule` in `tz` that starts in `[from, until)`, by start time.
 pub fn runs(schedule: &Schedule, tz: Tz, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<Run> {
     let mut out = Vec::new();
@@ -157,5 +191,21 @@ mod tests {
         let runs = runs(&s, DENVER, from, from + Duration::days(365));
         assert_eq!(runs.len(), 365);
         assert!(runs.windows(2).all(|p| p[0].start < p[1].start));
+    }
+
+    #[test]
+    fn a_year_in_denver_has_two_offset_changes_at_two_in_the_morning_local() {
+        let from = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        let changes = offset_changes(DENVER, from, from + Duration::days(365));
+        assert_eq!(
+            changes,
+            [
+                (from, -420),
+                (Utc.with_ymd_and_hms(2027, 3, 14, 9, 0, 0).unwrap(), -360),
+                (Utc.with_ymd_and_hms(2027, 11, 7, 8, 0, 0).unwrap(), -420),
+            ]
+        );
+        let utc = offset_changes(chrono_tz::UTC, from, from + Duration::days(365));
+        assert_eq!(utc, [(from, 0)], "no changes in UTC");
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 pub const MINUTES_PER_DAY: u16 = 24 * 60;
 const MINUTES_PER_WEEK: u32 = 7 * MINUTES_PER_DAY as u32;
-const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+pub const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// A wall-clock time of day, to the minute ("06:30").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -78,7 +78,7 @@ pub struct WindowSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionSpec {
     pub action: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setpoint: Option<i64>,
 }
 
@@ -113,6 +113,26 @@ impl Window {
             let start = d * MINUTES_PER_DAY as u32 + self.start.0 as u32;
             (start, start + self.length_minutes() as u32)
         })
+    }
+
+    /// The window as it is stored and sent: what [`Schedule::parse`] reads back.
+    pub fn spec(&self) -> WindowSpec {
+        let (action, setpoint) = match self.action {
+            Action::Run => ("run", None),
+            Action::Setpoint { setpoint } => ("setpoint", Some(setpoint as i64)),
+        };
+        WindowSpec {
+            days: (0..7)
+                .filter(|d| self.days & (1 << d) != 0)
+                .map(|d| DAY_NAMES[d].to_string())
+                .collect(),
+            start: self.start.to_string(),
+            end: self.end.to_string(),
+            action: ActionSpec {
+                action: action.into(),
+                setpoint,
+            },
+        }
     }
 
     fn days_text(&self) -> String {
@@ -232,6 +252,81 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    pub fn specs(&self) -> Vec<WindowSpec> {
+        self.windows.iter().map(Window::spec).collect()
+    }
+}
+
+/// Starting points for the editor: (name, what it does, windows).
+pub fn templates() -> Vec<(&'static str, &'static str, Vec<WindowSpec>)> {
+    let every_day: Vec<String> = DAY_NAMES.iter().map(|d| d.to_string()).collect();
+    let window = |days: &[String], start: &str, end: &str, setpoint: Option<i64>| WindowSpec {
+        days: days.to_vec(),
+        start: start.into(),
+        end: end.into(),
+        action: ActionSpec {
+            action: if setpoint.is_some() {
+                "setpoint"
+            } else {
+                "run"
+            }
+            .into(),
+            setpoint,
+        },
+    };
+    vec![
+        (
+            "Dawn to dusk",
+            "every day 07:00–18:00, on solar",
+            vec![window(&every_day, "07:00", "18:00", None)],
+        ),
+        (
+            "Off-peak only",
+            "every night 22:00–06:00, when grid power is cheap",
+            vec![window(&every_day, "22:00", "06:00", None)],
+        ),
+        (
+            "Weekday irrigation",
+            "Monday to Friday 05:30–09:00 at 80 % and 17:00–20:00 at 60 %",
+            vec![
+                window(&every_day[..5], "05:30", "09:00", Some(80)),
+                window(&every_day[..5], "17:00", "20:00", Some(60)),
+            ],
+        ),
+    ]
+}
+
+/// Whether a device runs the schedule it should.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SyncState {
+    /// No schedule was ever set, and the device reports none.
+    NoSchedule,
+    InSync,
+    /// A newer version waits for the device's next post; `since` is when it was saved.
+    Pending {
+        since: Option<String>,
+    },
+    /// The device reports a version that was never desired (set by hand on the device, or
+    /// a firmware bug): it is told the desired version again at its next post.
+    Drifted {
+        reported: u64,
+    },
+}
+
+impl SyncState {
+    /// `desired` 0 means never set; `reported` is what the device last said it runs.
+    pub fn of(desired: u64, reported: Option<u64>, saved_at: Option<String>) -> Self {
+        match reported {
+            Some(r) if r == desired && desired > 0 => SyncState::InSync,
+            Some(r) if r > desired => SyncState::Drifted { reported: r },
+            _ if desired == 0 => SyncState::NoSchedule,
+            _ => SyncState::Pending { since: saved_at },
+        }
+    }
+}
+
 /// A "run" window as a partner would send it, for tests here and in `runs`.
 #[cfg(test)]
 pub(crate) fn test_window(days: &[&str], start: &str, end: &str) -> WindowSpec {
@@ -251,6 +346,46 @@ mod tests {
     use super::*;
 
     use super::test_window as spec;
+
+    #[test]
+    fn a_checked_schedule_reads_back_from_what_it_stores() {
+        let mut setpoint = spec(&["sun", "mon"], "22:00", "02:00");
+        setpoint.action = ActionSpec {
+            action: "setpoint".into(),
+            setpoint: Some(40),
+        };
+        let schedule = Schedule::parse(&[spec(&["wed"], "06:00", "10:00"), setpoint]).unwrap();
+        let specs = schedule.specs();
+        assert_eq!(specs[1].days, ["mon", "sun"], "days in week order");
+        assert_eq!(Schedule::parse(&specs).unwrap(), schedule);
+    }
+
+    #[test]
+    fn every_template_is_a_valid_schedule() {
+        for (name, _, windows) in templates() {
+            assert!(Schedule::parse(&windows).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn sync_state_compares_the_desired_and_reported_versions() {
+        let at = Some("2026-11-23 10:00".to_string());
+        assert_eq!(SyncState::of(0, None, None), SyncState::NoSchedule);
+        assert_eq!(SyncState::of(0, Some(0), None), SyncState::NoSchedule);
+        assert_eq!(SyncState::of(3, Some(3), at.clone()), SyncState::InSync);
+        let pending = SyncState::Pending { since: at.clone() };
+        assert_eq!(SyncState::of(3, Some(2), at.clone()), pending);
+        assert_eq!(SyncState::of(3, None, at.clone()), pending);
+        assert_eq!(
+            SyncState::of(3, Some(7), at.clone()),
+            SyncState::Drifted { reported: 7 }
+        );
+        assert_eq!(
+            SyncState::of(0, Some(1), None),
+            SyncState::Drifted { reported: 1 },
+            "a device running a schedule nobody set"
+        );
+    }
 
     #[test]
     fn times_of_day_parse_and_print_to_the_minute() {

@@ -14,6 +14,7 @@ const STEPS: &[&str] = &[
     include_str!("schema_v3.surql"),
     include_str!("schema_v4.surql"),
     include_str!("schema_v5.surql"),
+    include_str!("schema_v6.surql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = STEPS.len() as i64;

@@ -128,6 +128,7 @@ fn DeviceView(device: DeviceDetail, actions: Actions) -> impl IntoView {
                     <h2 id="chart-h">"Charts"</h2>
                     <crate::charts::ChartPanel path=format!("/devices/{}", full.id) device=Some(full.id.to_string()) />
                 </section>
+                <crate::control::schedule_card::ScheduleCard id=full.id.to_string() />
                 <LocationCard device=full actions />
                 {manage}
             </div>

@@ -237,6 +237,17 @@ pub struct IngestReceipt {
     pub duplicates: usize,
     /// Readings not stored, by their position in the request.
     pub rejected: Vec<RejectedReading>,
+    /// Present when the device does not run the desired schedule: fetch it from `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleNotice>,
+}
+
+/// "A newer schedule waits for you": kept short, as Particle hands a webhook's answer to
+/// the device in 512-byte chunks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleNotice {
+    pub version: u64,
+    pub url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod integrations;
 mod particle;
+mod schedule;
 pub mod writer;
 
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use serde_json::Value;
 
 use sunfleet_app::devices::model::DeviceId;
 use sunfleet_app::error::AppError;
-use sunfleet_app::telemetry::model::{IngestReceipt, RejectedReading, Status};
+use sunfleet_app::telemetry::model::{IngestReceipt, RejectedReading, ScheduleNotice, Status};
 use sunfleet_app::telemetry::store::{self as telemetry, DeadLetter};
 use sunfleet_app::telemetry::write::Delivery;
 
@@ -55,6 +56,11 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
     vec![
         (Method::POST, "/ingest/particle", post(particle::webhook)),
         (Method::POST, "/ingest/v1/devices/{id}/status", post(direct)),
+        (
+            Method::GET,
+            "/ingest/v1/devices/{id}/schedule",
+            axum::routing::get(schedule::fetch),
+        ),
     ]
 }
 
@@ -236,6 +242,11 @@ async fn store(
             dead_letter: None,
         });
     }
+    // What the device says it runs, from its newest reading.
+    let newest = good
+        .iter()
+        .max_by_key(|s| s.time)
+        .map(|s| (s.time, s.schedule_version.map(|v| v.max(0) as u64)));
     let written = state
         .ingest
         .writer
@@ -246,10 +257,31 @@ async fn store(
             readings: good,
         })
         .await?;
+    let schedule = match newest {
+        Some((at, reported)) => {
+            match state
+                .control
+                .after_post(&state.db, &device.id, device.owner.as_ref(), reported, at)
+                .await
+            {
+                Ok(answer) => answer.fetch.map(|version| ScheduleNotice {
+                    version,
+                    url: format!("/ingest/v1/devices/{}/schedule", device.id),
+                }),
+                // The readings are stored; the device hears of its schedule next time.
+                Err(e) => {
+                    tracing::warn!(device = %device.id, error = %e, "schedule state unavailable");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
     let receipt = IngestReceipt {
         accepted: written.accepted,
         duplicates: written.duplicates,
         rejected,
+        schedule,
     };
     Ok((StatusCode::OK, axum::Json(receipt)).into_response())
 }
@@ -268,22 +300,32 @@ async fn direct(
     }
 }
 
+/// The device of a direct request, by its token. Unknown device and wrong token look the
+/// same (401): ids must not be probeable.
+pub(crate) async fn device_by_token(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<auth::KnownDevice, AppError> {
+    let token = auth::bearer(headers)?;
+    let id = DeviceId::parse(id).map_err(|_| AppError::Unauthorized)?;
+    state
+        .ingest
+        .auth
+        .device(&id)
+        .await?
+        .filter(|d| d.token_matches(token))
+        .ok_or(AppError::Unauthorized)
+}
+
 async fn direct_inner(
     state: &AppState,
     id: &str,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, Refusal> {
-    // Unknown device and wrong token look the same: ids must not be probeable.
-    let token = auth::bearer(headers)?;
-    let id = DeviceId::parse(id).map_err(|_| AppError::Unauthorized)?;
-    let device = state
-        .ingest
-        .auth
-        .device(&id)
-        .await?
-        .filter(|d| d.token_matches(token))
-        .ok_or(AppError::Unauthorized)?;
+    let device = device_by_token(state, id, headers).await?;
+    let id = device.id.clone();
     let bytes = read_body(body).await?;
     let now = Utc::now();
     let parsed = (|| {

@@ -1,0 +1,208 @@
+//! Server functions for schedules: read one device's schedule with its sync state, and
+//! save a new version. Anyone with the `control` right may do both for the devices of
+//! their scope (DESIGN.md §5: admins anywhere, dealers and partners in their subtree,
+//! customers their own devices); reading needs only `read`.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use serde::{Deserialize, Serialize};
+
+use super::schedule::{SyncState, WindowSpec};
+use crate::error::AppError;
+
+/// A device's schedule as the editor and partners see it. Times are in the device's zone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleView {
+    pub device: String,
+    pub name: String,
+    pub timezone: String,
+    /// The desired version: 0 until a schedule is first saved.
+    pub version: u64,
+    pub windows: Vec<WindowSpec>,
+    /// "2026-11-23 06:05 MST".
+    pub updated: Option<String>,
+    pub updated_by: Option<String>,
+    /// The version the device last reported running, and when.
+    pub reported: Option<u64>,
+    pub reported_at: Option<String>,
+    pub sync: SyncState,
+    /// The next runs in local time ("Tue 24 Nov 06:00 → 10:00, run"), at most 5.
+    pub next_runs: Vec<String>,
+    /// Whether the caller may change it.
+    pub editable: bool,
+}
+
+/// One device's schedule. Unknown ids and devices outside the caller's scope are a 404.
+#[server(endpoint = "schedule")]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
+pub async fn get_schedule(id: String) -> Result<ScheduleView, AppError> {
+    crate::error::respond(
+        async {
+            use crate::accounts::caller::Right;
+            let (db, caller, device) = ssr::device_in_scope(&id, Right::Read).await?;
+            let record = super::store::load(&db, &ssr::id(&device)?).await?;
+            ssr::view(
+                &device,
+                record,
+                caller.may(Right::Control),
+                chrono::Utc::now(),
+            )
+        }
+        .await,
+    )
+}
+
+/// Saves `windows` as the device's next schedule version and answers with the result.
+/// `base` is the version the change started from: when given and no longer current, the
+/// save is refused (409) rather than overwrite someone else's change.
+#[server(endpoint = "schedule_save", input = Json)]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
+pub async fn save_schedule(
+    id: String,
+    windows: Vec<WindowSpec>,
+    #[server(default)] base: Option<u64>,
+) -> Result<ScheduleView, AppError> {
+    crate::error::respond(
+        async {
+            use crate::accounts::caller::Right;
+            let (db, caller, device) = ssr::device_in_scope(&id, Right::Control).await?;
+            let schedule = super::schedule::Schedule::parse(&windows)
+                .map_err(|e| AppError::validation(format!("window {}: {}", e.window, e.message)))?;
+            let device_id = ssr::id(&device)?;
+            let now = chrono::Utc::now();
+            let by = if caller.email.is_empty() {
+                caller.actor.clone()
+            } else {
+                caller.email.clone()
+            };
+            let version = super::store::save(&db, &device_id, base, &schedule, &by, now).await?;
+            if let Some(cache) = use_context::<std::sync::Arc<super::cache::ControlCache>>() {
+                cache.saved(&device_id, version);
+            }
+            let summary = match schedule.windows.len() {
+                0 => "no windows (never runs by schedule)".to_string(),
+                _ => schedule
+                    .windows
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            };
+            crate::audit::store::record_devices(
+                &db,
+                &caller,
+                vec![crate::audit::store::DeviceChange {
+                    device: device.id.clone(),
+                    org: device.owner.clone(),
+                    kind: "schedule_changed",
+                    message: format!(
+                        "schedule version {version} ({}): {summary}",
+                        device.timezone
+                    ),
+                }],
+            )
+            .await?;
+            let record = super::store::load(&db, &device_id).await?;
+            ssr::view(&device, record, true, now)
+        }
+        .await,
+    )
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use chrono::{DateTime, Duration, Utc};
+    use chrono_tz::Tz;
+
+    use super::ScheduleView;
+    use crate::accounts::caller::{caller, Caller, Right};
+    use crate::control::runs::runs;
+    use crate::control::schedule::{Action, SyncState};
+    use crate::control::store::ScheduleRecord;
+    use crate::db::Db;
+    use crate::devices::model::DeviceId;
+    use crate::devices::store::{self, DeviceState};
+    use crate::error::AppError;
+
+    /// A live device of the caller's scope, for a caller with `right`.
+    pub async fn device_in_scope(
+        id: &str,
+        right: Right,
+    ) -> Result<(Db, Caller, DeviceState), AppError> {
+        let caller = caller()?;
+        caller.require(right)?;
+        // Ids that cannot exist and devices out of scope look the same: not found.
+        let id = DeviceId::parse(id).map_err(|_| AppError::not_found("device"))?;
+        let db = crate::db::db()?;
+        let device = store::states(&db, std::slice::from_ref(&id))
+            .await?
+            .into_iter()
+            .next()
+            .filter(|s| !s.decommissioned && caller.scope.contains(&s.owner))
+            .ok_or(AppError::not_found("device"))?;
+        Ok((db, caller, device))
+    }
+
+    pub fn id(device: &DeviceState) -> Result<DeviceId, AppError> {
+        DeviceId::parse(&device.id)
+    }
+
+    fn local(t: DateTime<Utc>, tz: Tz) -> String {
+        t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+    }
+
+    pub fn view(
+        device: &DeviceState,
+        record: Option<ScheduleRecord>,
+        editable: bool,
+        now: DateTime<Utc>,
+    ) -> Result<ScheduleView, AppError> {
+        let tz: Tz = device.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let schedule = record
+            .as_ref()
+            .map(ScheduleRecord::schedule)
+            .unwrap_or_default();
+        let version = record.as_ref().map_or(0, |r| r.version.max(0) as u64);
+        let reported = record
+            .as_ref()
+            .and_then(|r| r.reported)
+            .map(|r| r.max(0) as u64);
+        let updated = record
+            .as_ref()
+            .and_then(|r| r.updated_at)
+            .map(|t| local(t, tz));
+        let next_runs = runs(&schedule, tz, now, now + Duration::days(8))
+            .into_iter()
+            .filter(|r| r.end > now)
+            .take(5)
+            .map(|r| {
+                let what = match r.action {
+                    Action::Run => "run".to_string(),
+                    Action::Setpoint { setpoint } => format!("at {setpoint} %"),
+                };
+                format!(
+                    "{} → {}, {what}",
+                    r.start.with_timezone(&tz).format("%a %d %b %H:%M"),
+                    r.end.with_timezone(&tz).format("%a %H:%M"),
+                )
+            })
+            .collect();
+        Ok(ScheduleView {
+            device: device.id.clone(),
+            name: device.name.clone(),
+            timezone: device.timezone.clone(),
+            version,
+            windows: schedule.specs(),
+            sync: SyncState::of(version, reported, updated.clone()),
+            updated,
+            updated_by: record.as_ref().and_then(|r| r.updated_by.clone()),
+            reported,
+            reported_at: record
+                .as_ref()
+                .and_then(|r| r.reported_at)
+                .map(|t| local(t, tz)),
+            next_runs,
+            editable,
+        })
+    }
+}

@@ -1,0 +1,692 @@
+//! The schedule card of the Device page: sync state, a week grid where windows are drawn,
+//! moved and resized with mouse or finger, and a form that does the same by keyboard.
+//! Both edit one draft; it is checked as it changes (the same parser the server uses) and
+//! saved as the next version.
+
+use leptos::prelude::*;
+
+use super::api::{get_schedule, SaveSchedule, ScheduleView};
+use super::schedule::{
+    templates, ActionSpec, LocalTime, Schedule, SyncState, WindowSpec, DAY_NAMES, MINUTES_PER_DAY,
+};
+use crate::ui::{ActionError, ErrorBox, Loading};
+
+const DAY_LABELS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+/// Drawing and dragging snap to a quarter hour.
+const SNAP: u16 = 15;
+
+#[component]
+pub fn ScheduleCard(id: String) -> impl IntoView {
+    let save = ServerAction::<SaveSchedule>::new();
+    // Reload after a successful save only: a refused one keeps the draft next to the error.
+    let saved = RwSignal::new(0usize);
+    Effect::new(move |_| {
+        if save.value().get().is_some_and(|r| r.is_ok()) {
+            saved.update(|n| *n += 1);
+        }
+    });
+    let schedule = Resource::new(
+        move || (id.clone(), saved.get()),
+        |(id, _)| get_schedule(id),
+    );
+    view! {
+        <section class="card schedule-card" aria-labelledby="schedule-h">
+            <h2 id="schedule-h">"Run schedule"</h2>
+            <Transition fallback=|| view! { <Loading what="the schedule" /> }>
+                {move || {
+                    schedule
+                        .try_get()
+                        .flatten()
+                        .map(|result| match result {
+                            Ok(view) => view! { <Editor view save /> }.into_any(),
+                            Err(error) => view! { <ErrorBox error /> }.into_any(),
+                        })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+/// One window of the draft. The key keeps a row's inputs (and focus) while others change.
+#[derive(Clone, Copy)]
+struct Row {
+    key: u32,
+    spec: RwSignal<WindowSpec>,
+}
+
+#[derive(Clone, Copy)]
+struct Draft {
+    rows: RwSignal<Vec<Row>>,
+    next_key: StoredValue<u32>,
+}
+
+impl Draft {
+    fn new(windows: &[WindowSpec]) -> Self {
+        let draft = Draft {
+            rows: RwSignal::new(Vec::new()),
+            next_key: StoredValue::new(0),
+        };
+        draft.replace(windows);
+        draft
+    }
+
+    fn row(&self, spec: WindowSpec) -> Row {
+        let key = self.next_key.get_value();
+        self.next_key.set_value(key + 1);
+        Row {
+            key,
+            spec: RwSignal::new(spec),
+        }
+    }
+
+    fn replace(&self, windows: &[WindowSpec]) {
+        let rows = windows.iter().map(|w| self.row(w.clone())).collect();
+        self.rows.set(rows);
+    }
+
+    fn push(&self, spec: WindowSpec) -> u32 {
+        let row = self.row(spec);
+        self.rows.update(|rows| rows.push(row));
+        row.key
+    }
+
+    fn remove(&self, key: u32) {
+        self.rows.update(|rows| rows.retain(|r| r.key != key));
+    }
+
+    fn specs(&self) -> Vec<WindowSpec> {
+        self.rows
+            .with(|rows| rows.iter().map(|r| r.spec.get()).collect())
+    }
+
+    fn find(&self, key: u32) -> Option<RwSignal<WindowSpec>> {
+        self.rows
+            .with_untracked(|rows| rows.iter().find(|r| r.key == key).map(|r| r.spec))
+    }
+}
+
+fn sync_text(view: &ScheduleView) -> (&'static str, String) {
+    match &view.sync {
+        SyncState::NoSchedule => ("none", "No schedule yet: the device runs only by command.".into()),
+        SyncState::InSync => (
+            "in-sync",
+            format!("In sync: the device runs version {}.", view.version),
+        ),
+        SyncState::Pending { since } => (
+            "pending",
+            format!(
+                "Pending since {}: the device gets version {} at its next post{}.",
+                since.clone().unwrap_or_else(|| "—".into()),
+                view.version,
+                view.reported
+                    .map(|r| format!(" (it runs version {r})"))
+                    .unwrap_or_default()
+            ),
+        ),
+        SyncState::Drifted { reported } => (
+            "drifted",
+            format!(
+                "Drifted: the device reports version {reported}, which was never set; it is sent version {} again.",
+                view.version
+            ),
+        ),
+    }
+}
+
+#[component]
+fn Editor(view: ScheduleView, save: ServerAction<SaveSchedule>) -> impl IntoView {
+    let draft = Draft::new(&view.windows);
+    let saved_windows = view.windows.clone();
+    let (sync_class, sync_line) = sync_text(&view);
+    let check = Memo::new(move |_| Schedule::parse(&draft.specs()).map(|_| ()));
+    let changed = {
+        let saved_windows = saved_windows.clone();
+        Memo::new(move |_| draft.specs() != saved_windows)
+    };
+    let editable = view.editable;
+    let device = view.device.clone();
+    let base = view.version;
+    let on_save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if check.get_untracked().is_ok() {
+            save.dispatch(SaveSchedule {
+                id: device.clone(),
+                windows: draft.specs(),
+                base: Some(base),
+            });
+        }
+    };
+    let template = RwSignal::new(String::new());
+    let reported = match (view.reported, view.reported_at.clone()) {
+        (Some(v), Some(at)) => format!("version {v} (reported {at})"),
+        (Some(v), None) => format!("version {v}"),
+        _ => "nothing yet".into(),
+    };
+    let updated = match (view.updated.clone(), view.updated_by.clone()) {
+        (Some(at), Some(by)) => format!("version {} saved {at} by {by}", view.version),
+        (Some(at), None) => format!("version {} saved {at}", view.version),
+        _ => "never saved".into(),
+    };
+    let next_runs = view.next_runs.clone();
+    view! {
+        <p class=format!("sync sync-{sync_class}") role="status">
+            {sync_line}
+        </p>
+        <dl class="facts">
+            <dt>"Timezone"</dt>
+            <dd>{view.timezone.clone()} " (windows are local times; change it under Manage)"</dd>
+            <dt>"Desired"</dt>
+            <dd>{updated}</dd>
+            <dt>"Device runs"</dt>
+            <dd>{reported}</dd>
+        </dl>
+        <WeekGrid draft editable />
+        {(!next_runs.is_empty())
+            .then(|| {
+                view! {
+                    <h3>"Next runs"</h3>
+                    <ul class="next-runs">
+                        {next_runs.into_iter().map(|r| view! { <li>{r}</li> }).collect_view()}
+                    </ul>
+                }
+            })}
+        {editable
+            .then(|| {
+                view! {
+                    <form class="schedule-form" on:submit=on_save aria-label="Schedule windows">
+                        <fieldset class="template-pick">
+                            <legend>"Start from a template"</legend>
+                            <label>
+                                "Template "
+                                <select
+                                    prop:value=move || template.get()
+                                    on:change=move |ev| template.set(event_target_value(&ev))
+                                >
+                                    <option value="">"— choose —"</option>
+                                    {templates()
+                                        .into_iter()
+                                        .map(|(name, what, _)| {
+                                            view! { <option value=name>{format!("{name}: {what}")}</option> }
+                                        })
+                                        .collect_view()}
+                                </select>
+                            </label>
+                            <button
+                                type="button"
+                                class="secondary"
+                                disabled=move || template.get().is_empty()
+                                on:click=move |_| {
+                                    let name = template.get_untracked();
+                                    if let Some((_, _, windows)) = templates()
+                                        .into_iter()
+                                        .find(|(n, _, _)| *n == name)
+                                    {
+                                        draft.replace(&windows);
+                                    }
+                                }
+                            >
+                                "Use template"
+                            </button>
+                        </fieldset>
+                        <ol class="window-rows">
+                            <For
+                                each=move || draft.rows.get()
+                                key=|row| row.key
+                                children=move |row| view! { <WindowRow row draft /> }
+                            />
+                        </ol>
+                        {move || {
+                            draft
+                                .rows
+                                .with(Vec::is_empty)
+                                .then(|| {
+                                    view! {
+                                        <p class="empty">
+                                            "No windows: the device will not run by schedule."
+                                        </p>
+                                    }
+                                })
+                        }}
+                        <p class="form-error" role="alert">
+                            {move || {
+                                check
+                                    .get()
+                                    .err()
+                                    .map(|e| format!("Window {}: {}", e.window, e.message))
+                            }}
+                        </p>
+                        <ActionError action=save />
+                        <div class="form-actions">
+                            <button
+                                type="button"
+                                class="secondary"
+                                on:click=move |_| {
+                                    draft
+                                        .push(WindowSpec {
+                                            days: DAY_NAMES[..5].iter().map(|d| d.to_string()).collect(),
+                                            start: "06:00".into(),
+                                            end: "10:00".into(),
+                                            action: ActionSpec {
+                                                action: "run".into(),
+                                                setpoint: None,
+                                            },
+                                        });
+                                }
+                            >
+                                "Add window"
+                            </button>
+                            <button
+                                type="button"
+                                class="secondary"
+                                disabled=move || !changed.get()
+                                on:click={
+                                    let saved_windows = saved_windows.clone();
+                                    move |_| draft.replace(&saved_windows)
+                                }
+                            >
+                                "Discard changes"
+                            </button>
+                            <button
+                                type="submit"
+                                disabled=move || {
+                                    check.get().is_err() || !changed.get() || save.pending().get()
+                                }
+                            >
+                                {move || {
+                                    if save.pending().get() { "Saving…" } else { "Save schedule" }
+                                }}
+                            </button>
+                        </div>
+                    </form>
+                }
+            })}
+    }
+}
+
+#[component]
+fn WindowRow(row: Row, draft: Draft) -> impl IntoView {
+    let spec = row.spec;
+    let n = move || {
+        draft
+            .rows
+            .with(|rows| rows.iter().position(|r| r.key == row.key))
+            .map_or(0, |i| i + 1)
+    };
+    let days = DAY_NAMES
+        .iter()
+        .zip(DAY_LABELS)
+        .map(|(day, label)| {
+            let on = move || spec.with(|s| s.days.iter().any(|d| d == day));
+            view! {
+                <label class="day-check">
+                    <input
+                        type="checkbox"
+                        prop:checked=on
+                        on:change=move |ev| {
+                            let checked = event_target_checked(&ev);
+                            spec.update(|s| {
+                                s.days.retain(|d| d != day);
+                                if checked {
+                                    s.days.push(day.to_string());
+                                    s.days
+                                        .sort_by_key(|d| DAY_NAMES.iter().position(|n| n == d));
+                                }
+                            });
+                        }
+                    />
+                    {label}
+                </label>
+            }
+        })
+        .collect_view();
+    let is_setpoint = move || spec.with(|s| s.action.action == "setpoint");
+    view! {
+        <li class="window-row" data-key=row.key>
+            <fieldset>
+                <legend>{move || format!("Window {}", n())}</legend>
+                <div class="days" role="group" aria-label="Days">
+                    {days}
+                </div>
+                <label>
+                    "Start "
+                    <input
+                        type="time"
+                        step="60"
+                        required
+                        prop:value=move || spec.with(|s| s.start.clone())
+                        on:change=move |ev| spec.update(|s| s.start = event_target_value(&ev))
+                    />
+                </label>
+                <label>
+                    "End "
+                    <input
+                        type="time"
+                        step="60"
+                        required
+                        prop:value=move || spec.with(|s| s.end.clone())
+                        on:change=move |ev| spec.update(|s| s.end = event_target_value(&ev))
+                    />
+                </label>
+                <label>
+                    "Action "
+                    <select
+                        prop:value=move || spec.with(|s| s.action.action.clone())
+                        on:change=move |ev| {
+                            let action = event_target_value(&ev);
+                            spec.update(|s| {
+                                s.action.setpoint = (action == "setpoint")
+                                    .then(|| s.action.setpoint.unwrap_or(100));
+                                s.action.action = action;
+                            })
+                        }
+                    >
+                        <option value="run">"Run (full speed)"</option>
+                        <option value="setpoint">"Run at a setpoint"</option>
+                    </select>
+                </label>
+                <Show when=is_setpoint>
+                    <label>
+                        "Setpoint (%) "
+                        <input
+                            type="number"
+                            min="0"
+                            max="100"
+                            step="1"
+                            inputmode="numeric"
+                            prop:value=move || {
+                                spec.with(|s| s.action.setpoint.map(|p| p.to_string()).unwrap_or_default())
+                            }
+                            on:change=move |ev| {
+                                let value = event_target_value(&ev);
+                                spec.update(|s| s.action.setpoint = value.trim().parse().ok())
+                            }
+                        />
+                    </label>
+                </Show>
+                <button
+                    type="button"
+                    class="danger"
+                    on:click=move |_| draft.remove(row.key)
+                >
+                    {move || format!("Remove window {}", n())}
+                </button>
+            </fieldset>
+        </li>
+    }
+}
+
+/// A window's parts on the week: (day 0 = Monday, from, to) in minutes of that day. A window
+/// that crosses midnight continues the next day (Sunday into Monday).
+fn segments(spec: &WindowSpec) -> Vec<(usize, u16, u16)> {
+    let (Ok(start), Ok(end)) = (LocalTime::parse(&spec.start), LocalTime::parse(&spec.end)) else {
+        return Vec::new();
+    };
+    let (start, end) = (start.minutes(), end.minutes());
+    let mut out = Vec::new();
+    for (d, _) in DAY_NAMES
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| spec.days.iter().any(|d| d == *n))
+    {
+        if start < end {
+            out.push((d, start, end));
+        } else if start > end {
+            out.push((d, start, MINUTES_PER_DAY));
+            if end > 0 {
+                out.push(((d + 1) % 7, 0, end));
+            }
+        }
+    }
+    out
+}
+
+fn hhmm(minutes: u16) -> String {
+    let m = minutes.min(MINUTES_PER_DAY - 1);
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+/// What a drag on the grid is doing.
+#[derive(Clone, Copy, Debug)]
+enum Drag {
+    /// Drawing a new window (the row it became).
+    Draw { key: u32, from: u16 },
+    /// Moving a window: where it was grabbed and where it was.
+    Move {
+        key: u32,
+        grab: u16,
+        start: u16,
+        end: u16,
+    },
+    /// Dragging a window's end.
+    Resize { key: u32 },
+}
+
+/// Where a pointer is along a day track, in minutes, snapped.
+fn minute_at(ev: &leptos::ev::PointerEvent) -> Option<u16> {
+    let fraction = track_fraction(ev)?;
+    let minute = (fraction.clamp(0.0, 1.0) * MINUTES_PER_DAY as f64) as u16;
+    Some(((minute + SNAP / 2) / SNAP * SNAP).min(MINUTES_PER_DAY))
+}
+
+#[cfg(feature = "hydrate")]
+fn track_fraction(ev: &leptos::ev::PointerEvent) -> Option<f64> {
+    use wasm_bindgen::JsCast;
+    let track = ev.current_target()?.dyn_into::<web_sys::Element>().ok()?;
+    let rect = track.get_bounding_client_rect();
+    (rect.width() > 0.0).then(|| (ev.client_x() as f64 - rect.left()) / rect.width())
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn track_fraction(_: &leptos::ev::PointerEvent) -> Option<f64> {
+    None
+}
+
+/// The `data-key` (and whether it is a grip) of what the pointer went down on.
+#[cfg(feature = "hydrate")]
+fn grabbed(ev: &leptos::ev::PointerEvent) -> Option<(u32, bool)> {
+    use wasm_bindgen::JsCast;
+    let el = ev.target()?.dyn_into::<web_sys::Element>().ok()?;
+    let key = el.get_attribute("data-key")?.parse().ok()?;
+    Some((key, el.has_attribute("data-grip")))
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn grabbed(_: &leptos::ev::PointerEvent) -> Option<(u32, bool)> {
+    None
+}
+
+#[cfg(feature = "hydrate")]
+fn capture(ev: &leptos::ev::PointerEvent) {
+    use wasm_bindgen::JsCast;
+    if let Some(el) = ev
+        .current_target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+    {
+        let _ = el.set_pointer_capture(ev.pointer_id());
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn capture(_: &leptos::ev::PointerEvent) {}
+
+#[component]
+fn WeekGrid(draft: Draft, editable: bool) -> impl IntoView {
+    let drag = StoredValue::new(None::<Drag>);
+    let set_times = move |key: u32, start: u16, end: u16| {
+        if let Some(spec) = draft.find(key) {
+            spec.update(|s| {
+                s.start = hhmm(start % MINUTES_PER_DAY);
+                s.end = hhmm(end % MINUTES_PER_DAY);
+            });
+        }
+    };
+    let tracks = (0..7)
+        .map(|day| {
+            let bars = move || {
+                draft
+                    .rows
+                    .get()
+                    .into_iter()
+                    .flat_map(|row| {
+                        let spec = row.spec.get();
+                        segments(&spec)
+                            .into_iter()
+                            .filter(|(d, _, _)| *d == day)
+                            .map(move |(_, from, to)| (row.key, from, to, spec.clone()))
+                            .collect::<Vec<_>>()
+                    })
+                    .map(|(key, from, to, spec)| {
+                        let left = from as f64 * 100.0 / MINUTES_PER_DAY as f64;
+                        let width = (to - from) as f64 * 100.0 / MINUTES_PER_DAY as f64;
+                        let label = match spec.action.setpoint {
+                            Some(p) => format!("{}–{} {p} %", spec.start, spec.end),
+                            None => format!("{}–{}", spec.start, spec.end),
+                        };
+                        let title = label.clone();
+                        view! {
+                            <div
+                                class="win"
+                                class:setpoint=spec.action.setpoint.is_some()
+                                data-key=key
+                                title=title
+                                style=format!("left:{left:.3}%;width:{width:.3}%")
+                            >
+                                <span class="win-label" data-key=key>{label}</span>
+                                {editable.then(|| view! { <span class="grip" data-key=key data-grip="1"></span> })}
+                            </div>
+                        }
+                    })
+                    .collect_view()
+            };
+            let down = move |ev: leptos::ev::PointerEvent| {
+                if !editable {
+                    return;
+                }
+                let Some(at) = minute_at(&ev) else { return };
+                ev.prevent_default();
+                capture(&ev);
+                let next = match grabbed(&ev) {
+                    Some((key, true)) => Drag::Resize { key },
+                    Some((key, false)) => {
+                        let Some(spec) = draft.find(key) else { return };
+                        let spec = spec.get_untracked();
+                        let (Ok(s), Ok(e)) =
+                            (LocalTime::parse(&spec.start), LocalTime::parse(&spec.end))
+                        else {
+                            return;
+                        };
+                        Drag::Move { key, grab: at, start: s.minutes(), end: e.minutes() }
+                    }
+                    None => {
+                        let from = at.min(MINUTES_PER_DAY - SNAP);
+                        let key = draft.push(WindowSpec {
+                            days: vec![DAY_NAMES[day].to_string()],
+                            start: hhmm(from),
+                            end: hhmm(from + SNAP),
+                            action: ActionSpec {
+                                action: "run".into(),
+                                setpoint: None,
+                            },
+                        });
+                        Drag::Draw { key, from }
+                    }
+                };
+                drag.set_value(Some(next));
+            };
+            let moved = move |ev: leptos::ev::PointerEvent| {
+                let (Some(current), Some(at)) = (drag.get_value(), minute_at(&ev)) else {
+                    return;
+                };
+                match current {
+                    Drag::Draw { key, from } => {
+                        let (a, b) = if at >= from { (from, at.max(from + SNAP)) } else { (at, from) };
+                        set_times(key, a, b.min(MINUTES_PER_DAY));
+                    }
+                    Drag::Resize { key } => {
+                        if let Some(spec) = draft.find(key) {
+                            let start = LocalTime::parse(&spec.get_untracked().start)
+                                .map(LocalTime::minutes)
+                                .unwrap_or(0);
+                            if at != start {
+                                set_times(key, start, at);
+                            }
+                        }
+                    }
+                    Drag::Move { key, grab, start, end } => {
+                        let delta = at as i32 - grab as i32;
+                        let shift = |m: u16| {
+                            (m as i32 + delta).rem_euclid(MINUTES_PER_DAY as i32) as u16
+                        };
+                        set_times(key, shift(start), shift(end));
+                    }
+                }
+            };
+            let up = move |_: leptos::ev::PointerEvent| drag.set_value(None);
+            view! {
+                <div class="week-day">
+                    <span class="week-day-label">{DAY_LABELS[day]}</span>
+                    <div
+                        class="week-track"
+                        class:editable=editable
+                        data-day=DAY_NAMES[day]
+                        on:pointerdown=down
+                        on:pointermove=moved
+                        on:pointerup=up
+                        on:pointercancel=move |_| drag.set_value(None)
+                    >
+                        {bars}
+                    </div>
+                </div>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="week-grid" role="group" aria-label="Week grid of the schedule">
+            <div class="week-hours" aria-hidden="true">
+                <span>"00"</span>
+                <span>"06"</span>
+                <span>"12"</span>
+                <span>"18"</span>
+                <span>"24"</span>
+            </div>
+            {tracks}
+        </div>
+        {editable
+            .then(|| {
+                view! {
+                    <p class="hint">
+                        "Drag along a day to draw a window; drag a window to move it, its right edge to change its end. The form below does the same by keyboard."
+                    </p>
+                }
+            })}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(days: &[&str], start: &str, end: &str) -> WindowSpec {
+        super::super::schedule::test_window(days, start, end)
+    }
+
+    #[test]
+    fn a_window_across_midnight_continues_the_next_day_and_sunday_wraps_to_monday() {
+        assert_eq!(
+            segments(&spec(&["sun"], "22:00", "02:00")),
+            [(6, 1320, 1440), (0, 0, 120)]
+        );
+        assert_eq!(
+            segments(&spec(&["tue", "thu"], "06:00", "10:00")),
+            [(1, 360, 600), (3, 360, 600)]
+        );
+        assert_eq!(
+            segments(&spec(&["mon"], "22:00", "00:00")),
+            [(0, 1320, 1440)]
+        );
+        assert!(
+            segments(&spec(&["mon"], "25:00", "02:00")).is_empty(),
+            "bad times draw nothing"
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! Schedules in SurrealDB. Server-only.
+
+use chrono::{DateTime, Utc};
+use surrealdb::types::{RecordId, SurrealValue};
+
+use super::schedule::{Schedule, WindowSpec};
+use crate::db::{internal, Db};
+use crate::devices::model::DeviceId;
+use crate::error::{AppError, Result};
+use crate::telemetry::store::EventRecord;
+
+/// A device's stored schedule: what should run (`version`, `windows`) and what the device
+/// last said it runs (`reported`).
+#[derive(Debug, Clone, SurrealValue)]
+pub struct ScheduleRecord {
+    pub device: String,
+    pub version: i64,
+    pub windows: serde_json::Value,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub updated_by: Option<String>,
+    pub reported: Option<i64>,
+    pub reported_at: Option<DateTime<Utc>>,
+}
+
+impl ScheduleRecord {
+    /// The stored windows. They were checked before they were stored; a row that no longer
+    /// parses (edited by hand in the database) reads as an empty schedule, loudly.
+    pub fn schedule(&self) -> Schedule {
+        serde_json::from_value::<Vec<WindowSpec>>(self.windows.clone())
+            .ok()
+            .and_then(|specs| Schedule::parse(&specs).ok())
+            .unwrap_or_else(|| {
+                tracing::error!(device = %self.device, "stored schedule does not parse");
+                Schedule::default()
+            })
+    }
+}
+
+pub fn schedule_record(device: &DeviceId) -> RecordId {
+    RecordId::new("schedule", device.as_str())
+}
+
+pub async fn load(db: &Db, device: &DeviceId) -> Result<Option<ScheduleRecord>> {
+    db.query("SELECT * OMIT id FROM ONLY $id")
+        .bind(("id", schedule_record(device)))
+        .await
+        .and_then(|mut r| r.take::<Option<ScheduleRecord>>(0))
+        .map_err(internal("loading a schedule"))
+}
+
+/// Every stored schedule's versions: (device, desired, reported, reported at).
+pub async fn versions(db: &Db) -> Result<Vec<Versions>> {
+    db.query("SELECT device, version, reported, reported_at FROM schedule")
+        .await
+        .and_then(|mut r| r.take::<Vec<Versions>>(0))
+        .map_err(internal("loading schedule versions"))
+}
+
+#[derive(Debug, Clone, SurrealValue)]
+pub struct Versions {
+    pub device: String,
+    pub version: i64,
+    pub reported: Option<i64>,
+    pub reported_at: Option<DateTime<Utc>>,
+}
+
+/// Stores `schedule` as the next version, provided the stored version is still `base`
+/// (when given: the version the editor started from). Returns the new version.
+pub async fn save(
+    db: &Db,
+    device: &DeviceId,
+    base: Option<u64>,
+    schedule: &Schedule,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    let current = load(db, device).await?;
+    let stored = current.as_ref().map_or(0, |c| c.version.max(0) as u64);
+    if let Some(base) = base.filter(|b| *b != stored) {
+        return Err(conflict(device, base, current.as_ref()));
+    }
+    let windows = serde_json::to_value(schedule.specs())
+        .map_err(|e| AppError::internal("schedule windows", e))?;
+    let next = stored as i64 + 1;
+    // Guarded by the version read above, so two saves from the same base cannot both win.
+    let query = if current.is_some() {
+        "UPDATE $id SET version = $next, windows = $windows, updated_at = $now, \
+         updated_by = $actor WHERE version = $stored RETURN VALUE version"
+    } else {
+        "CREATE $id SET device = $device, version = $next, windows = $windows, \
+         updated_at = $now, updated_by = $actor RETURN VALUE version"
+    };
+    let written = db
+        .query(query)
+        .bind(("id", schedule_record(device)))
+        .bind(("device", device.as_str().to_string()))
+        .bind(("next", next))
+        .bind(("stored", stored as i64))
+        .bind(("windows", windows))
+        .bind(("now", now))
+        .bind(("actor", actor.to_string()))
+        .await
+        .and_then(|mut r| r.take::<Vec<i64>>(0));
+    match written {
+        Ok(v) if v.first() == Some(&next) => Ok(next as u64),
+        // Someone else saved in between: the UPDATE matched nothing, or the CREATE found
+        // the row they created.
+        Ok(_) => Err(conflict(
+            device,
+            base.unwrap_or(stored),
+            load(db, device).await?.as_ref(),
+        )),
+        Err(e) => match load(db, device).await? {
+            Some(row) if current.is_none() => {
+                Err(conflict(device, base.unwrap_or(stored), Some(&row)))
+            }
+            _ => Err(AppError::internal("saving a schedule", e)),
+        },
+    }
+}
+
+fn conflict(device: &DeviceId, base: u64, stored: Option<&ScheduleRecord>) -> AppError {
+    let (version, by) = stored.map_or((0, None), |s| (s.version, s.updated_by.clone()));
+    AppError::Conflict {
+        message: format!(
+            "the schedule of {device} is now at version {version}{}, not {base}: reload it and make your change again",
+            by.map(|b| format!(" (saved by {b})")).unwrap_or_default()
+        ),
+    }
+}
+
+/// Records the version a device reports (from its newest reading). A device that reports
+/// a schedule before one was ever set gets a row at version 0, so the drift shows.
+pub async fn set_reported(
+    db: &Db,
+    device: &DeviceId,
+    reported: u64,
+    at: DateTime<Utc>,
+    event: Option<EventRecord>,
+) -> Result<()> {
+    db.query(
+        "UPSERT $id SET device = $device, version = version ?? 0, windows = windows ?? [], \
+         reported = $reported, reported_at = $at RETURN NONE; \
+         IF $event != NONE { CREATE event CONTENT $event RETURN NONE };",
+    )
+    .bind(("id", schedule_record(device)))
+    .bind(("device", device.as_str().to_string()))
+    .bind(("reported", reported as i64))
+    .bind(("at", at))
+    .bind(("event", event))
+    .await
+    .and_then(|r| r.check())
+    .map_err(internal("recording a reported schedule version"))?;
+    Ok(())
+}
+
+/// Stores first schedules for many devices at once (the demo seed), each at version 1 and
+/// reported as running by the device (its seeded history says so). Existing rows are kept.
+pub async fn insert_first(
+    db: &Db,
+    schedules: Vec<(DeviceId, Schedule)>,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    #[derive(SurrealValue)]
+    struct Row {
+        id: RecordId,
+        device: String,
+        version: i64,
+        windows: serde_json::Value,
+        updated_at: DateTime<Utc>,
+        updated_by: String,
+        reported: i64,
+        reported_at: DateTime<Utc>,
+    }
+    let rows = schedules
+        .into_iter()
+        .map(|(device, schedule)| {
+            Ok(Row {
+                id: schedule_record(&device),
+                device: device.as_str().to_string(),
+                version: 1,
+                windows: serde_json::to_value(schedule.specs())
+                    .map_err(|e| AppError::internal("schedule windows", e))?,
+                updated_at: now,
+                updated_by: actor.to_string(),
+                reported: 1,
+                reported_at: now,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    db.query("INSERT IGNORE INTO schedule $rows RETURN NONE")
+        .bind(("rows", rows))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("storing first schedules"))?;
+    Ok(())
+}

@@ -1,0 +1,292 @@
+//! Weekly schedules against the real router and SurrealKV: saving versions, telling the
+//! device in its ingest answers, the device fetching it with its token and reporting it
+//! back, the sync state, events, and refusals that change nothing.
+
+use serde_json::{json, Value};
+use sunfleet_app::devices::model::DeviceId;
+use sunfleet_app::telemetry::store::device_events;
+use sunfleet_tests::{device_token, minute, spawn_sample_tree, TestApp, Who};
+
+const PLATTE: &str = "SF-1-00002";
+
+fn weekday_mornings() -> Value {
+    json!([
+        {"days": ["mon", "tue", "wed", "thu", "fri"], "start": "06:00", "end": "10:00", "action": "run"},
+        {"days": ["sat"], "start": "22:00", "end": "02:00", "action": "setpoint", "setpoint": 60}
+    ])
+}
+
+async fn save_as(app: &TestApp, who: &Who, body: Value) -> (u16, Value) {
+    let response = who
+        .apply(
+            app.client
+                .post(app.url("/api/schedule_save"))
+                .header("content-type", "application/json")
+                .body(body.to_string()),
+        )
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn save(app: &TestApp, windows: Value, base: Option<u64>) -> (u16, Value) {
+    save_as(
+        app,
+        &app.admin,
+        json!({"id": PLATTE, "windows": windows, "base": base}),
+    )
+    .await
+}
+
+async fn schedule(app: &TestApp) -> Value {
+    let (status, body) = app.post_fn("/api/schedule", &[("id", PLATTE)]).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// A status post from the Platte device reporting `version`; the answer.
+async fn post_reporting(app: &TestApp, ago: i64, version: u64) -> Value {
+    let id = DeviceId::parse(PLATTE).unwrap();
+    let (status, body) = app
+        .post_direct(
+            PLATTE,
+            Some(&device_token(&id)),
+            &json!({
+                "time": minute(ago).to_rfc3339(), "solar_w": 900.0, "grid_w": 0.0,
+                "load_w": 850.0, "motor_rpm": 3000, "motor_on": true, "dc_bus_v": 360.0,
+                "temperature_c": 28.0, "fault_code": 0, "schedule_version": version
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+async fn fetch(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .get(app.url(path))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn kinds(app: &TestApp) -> Vec<String> {
+    device_events(&app.db, &DeviceId::parse(PLATTE).unwrap(), 20)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_saved_schedule_reaches_the_device_through_its_next_post_and_shows_in_sync_once_reported()
+{
+    let app = spawn_sample_tree().await;
+    let before = schedule(&app).await;
+    assert_eq!(before["version"], 0);
+    assert_eq!(before["sync"]["state"], "no_schedule");
+
+    let (status, saved) = save(&app, weekday_mornings(), Some(0)).await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["version"], 1);
+    assert_eq!(saved["sync"]["state"], "pending", "{saved}");
+    assert_eq!(saved["windows"], weekday_mornings(), "stored as sent");
+    assert_eq!(saved["next_runs"].as_array().unwrap().len(), 5);
+    assert!(kinds(&app).await.contains(&"schedule_changed".to_string()));
+
+    // The device, still on no schedule, is told to fetch version 1 …
+    let answer = post_reporting(&app, 1, 0).await;
+    let url = format!("/ingest/v1/devices/{PLATTE}/schedule");
+    assert_eq!(answer["schedule"], json!({"version": 1, "url": url}));
+    assert!(
+        answer.to_string().len() <= 512,
+        "one Particle hook-response chunk: {answer}"
+    );
+    // … fetches it with its own token: local windows, offsets for a year, the next runs …
+    let id = DeviceId::parse(PLATTE).unwrap();
+    let (status, fetched) = fetch(&app, &url, &device_token(&id)).await;
+    assert_eq!(status, 200, "{fetched}");
+    assert_eq!(fetched["version"], 1);
+    assert_eq!(fetched["timezone"], "America/Denver");
+    assert_eq!(fetched["windows"], weekday_mornings());
+    let offsets = fetched["utc_offsets"].as_array().unwrap();
+    assert_eq!(
+        offsets.len(),
+        3,
+        "now, spring forward, fall back: {offsets:?}"
+    );
+    assert!(fetched["dst_rule"]
+        .as_str()
+        .unwrap()
+        .contains("first occurrence"));
+    assert!(fetched["next_runs"].is_array());
+    // … and reports it: in sync, nothing more to fetch, an event says so.
+    let answer = post_reporting(&app, 0, 1).await;
+    assert!(answer.get("schedule").is_none(), "{answer}");
+    let synced = schedule(&app).await;
+    assert_eq!(synced["sync"]["state"], "in_sync", "{synced}");
+    assert_eq!(synced["reported"], 1);
+    assert!(kinds(&app).await.contains(&"schedule_synced".to_string()));
+
+    // A second save is version 2; the device hears of it while it runs version 1.
+    let (status, second) = save(&app, json!([]), Some(1)).await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["version"], 2);
+    assert_eq!(second["sync"]["state"], "pending");
+    let answer = post_reporting(&app, -1, 1).await;
+    assert_eq!(answer["schedule"]["version"], 2, "{answer}");
+}
+
+#[tokio::test]
+async fn a_save_from_an_old_version_is_refused_rather_than_overwrite_a_newer_one() {
+    let app = spawn_sample_tree().await;
+    assert_eq!(save(&app, weekday_mornings(), Some(0)).await.0, 200);
+    let (status, body) = save(&app, json!([]), Some(0)).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("version 1"),
+        "{body}"
+    );
+    let now = schedule(&app).await;
+    assert_eq!(now["version"], 1);
+    assert_eq!(now["windows"], weekday_mornings(), "unchanged");
+}
+
+#[tokio::test]
+async fn bad_schedules_are_refused_with_the_window_named_and_nothing_changes() {
+    let app = spawn_sample_tree().await;
+    let bad = [
+        (
+            json!([
+                {"days": ["mon"], "start": "06:00", "end": "10:00", "action": "run"},
+                {"days": ["mon"], "start": "09:00", "end": "11:00", "action": "run"}
+            ]),
+            "window 2",
+        ),
+        (
+            json!([{"days": ["mon"], "start": "06:00", "end": "06:00", "action": "run"}]),
+            "needs a length",
+        ),
+        (
+            json!([{"days": ["mon"], "start": "06:00", "end": "07:00", "action": "setpoint", "setpoint": 140}]),
+            "outside 0–100",
+        ),
+        (
+            json!([{"days": ["mon"], "start": "06:00", "end": "07:00", "action": "dance"}]),
+            "not an action",
+        ),
+        (
+            json!([{"days": ["someday"], "start": "06:00", "end": "07:00", "action": "run"}]),
+            "not a day",
+        ),
+        (
+            json!([{"days": ["mon"], "start": "25:00", "end": "07:00", "action": "run"}]),
+            "25:00",
+        ),
+    ];
+    for (windows, says) in bad {
+        let (status, body) = save(&app, windows.clone(), None).await;
+        assert_eq!(status, 422, "{windows} → {body}");
+        assert_eq!(body["code"], "validation_failed", "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains(says),
+            "{windows}: {body}"
+        );
+    }
+    // Not even windows: a clear 4xx too.
+    let (status, body) = save_as(&app, &app.admin, json!({"id": PLATTE, "windows": "daily"})).await;
+    assert!((400..500).contains(&status), "{status} {body}");
+    assert!(body["message"].is_string(), "{body}");
+    // Unknown devices are not found.
+    let (status, _) = save_as(
+        &app,
+        &app.admin,
+        json!({"id": "SF-9-99999", "windows": weekday_mornings()}),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    assert_eq!(schedule(&app).await["version"], 0, "nothing was saved");
+    assert!(!kinds(&app).await.contains(&"schedule_changed".to_string()));
+}
+
+#[tokio::test]
+async fn a_device_reporting_a_version_nobody_set_is_drifted_and_told_the_desired_one() {
+    let app = spawn_sample_tree().await;
+    assert_eq!(save(&app, weekday_mornings(), None).await.0, 200);
+    let answer = post_reporting(&app, 0, 7).await;
+    assert_eq!(answer["schedule"]["version"], 1, "{answer}");
+    let drifted = schedule(&app).await;
+    assert_eq!(
+        drifted["sync"],
+        json!({"state": "drifted", "reported": 7}),
+        "{drifted}"
+    );
+    let events = device_events(&app.db, &DeviceId::parse(PLATTE).unwrap(), 20)
+        .await
+        .unwrap();
+    let drift = events
+        .iter()
+        .find(|e| e.kind == "schedule_drifted")
+        .expect("a drift event");
+    assert_eq!(drift.severity, "warning");
+    assert!(drift.message.contains("version 7"), "{drift:?}");
+}
+
+#[tokio::test]
+async fn only_the_devices_own_token_fetches_its_schedule() {
+    let app = spawn_sample_tree().await;
+    assert_eq!(save(&app, weekday_mornings(), None).await.0, 200);
+    let own = format!("/ingest/v1/devices/{PLATTE}/schedule");
+    let other = device_token(&DeviceId::parse("SF-1-00003").unwrap());
+    let (wrong, wrong_body) = fetch(&app, &own, "not-the-token").await;
+    let (others, _) = fetch(&app, &own, &other).await;
+    let (unknown, unknown_body) = fetch(
+        &app,
+        "/ingest/v1/devices/SF-9-99999/schedule",
+        "not-the-token",
+    )
+    .await;
+    assert_eq!((wrong, others, unknown), (401, 401, 401));
+    assert_eq!(
+        wrong_body, unknown_body,
+        "an unknown device looks like a wrong token"
+    );
+    assert!(wrong_body["code"].is_string(), "{wrong_body}");
+}
+
+#[tokio::test]
+async fn a_particle_device_hears_of_its_schedule_in_the_webhook_answer() {
+    let app = spawn_sample_tree().await;
+    let secret = "particle-schedule-secret-0123456789";
+    app.add_integration("particle", secret).await;
+    assert_eq!(save(&app, weekday_mornings(), None).await.0, 200);
+    let data = json!({
+        "time": minute(0).to_rfc3339(), "solar_w": 500.0, "grid_w": 0.0, "load_w": 450.0,
+        "motor_rpm": 0, "motor_on": false, "dc_bus_v": 340.0, "temperature_c": 20.0,
+        "fault_code": 0, "schedule_version": 0
+    });
+    let body = json!({
+        "event": "status", "data": data.to_string(), "coreid": PLATTE,
+        "published_at": minute(0).to_rfc3339()
+    });
+    let (status, answer) = app
+        .post_particle(
+            Some(secret),
+            "application/json",
+            body.to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["schedule"]["version"], 1, "{answer}");
+    assert!(answer.to_string().len() <= 512, "{answer}");
+}
