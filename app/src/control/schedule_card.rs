@@ -468,10 +468,18 @@ fn minute_at(ev: &leptos::ev::PointerEvent) -> Option<u16> {
     Some(((minute + SNAP / 2) / SNAP * SNAP).min(MINUTES_PER_DAY))
 }
 
+/// The day track under the event. Found from the target, not `currentTarget`: Leptos
+/// delegates events to the document, where `currentTarget` is not the track.
+#[cfg(feature = "hydrate")]
+fn track_of(ev: &leptos::ev::PointerEvent) -> Option<web_sys::Element> {
+    use wasm_bindgen::JsCast;
+    let target = ev.target()?.dyn_into::<web_sys::Element>().ok()?;
+    target.closest(".week-track").ok().flatten()
+}
+
 #[cfg(feature = "hydrate")]
 fn track_fraction(ev: &leptos::ev::PointerEvent) -> Option<f64> {
-    use wasm_bindgen::JsCast;
-    let track = ev.current_target()?.dyn_into::<web_sys::Element>().ok()?;
+    let track = track_of(ev)?;
     let rect = track.get_bounding_client_rect();
     (rect.width() > 0.0).then(|| (ev.client_x() as f64 - rect.left()) / rect.width())
 }
@@ -497,12 +505,8 @@ fn grabbed(_: &leptos::ev::PointerEvent) -> Option<(u32, bool)> {
 
 #[cfg(feature = "hydrate")]
 fn capture(ev: &leptos::ev::PointerEvent) {
-    use wasm_bindgen::JsCast;
-    if let Some(el) = ev
-        .current_target()
-        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-    {
-        let _ = el.set_pointer_capture(ev.pointer_id());
+    if let Some(track) = track_of(ev) {
+        let _ = track.set_pointer_capture(ev.pointer_id());
     }
 }
 

@@ -1,0 +1,104 @@
+import { test, expect, Page } from "@playwright/test";
+import { hydrated, signIn, watchConsole } from "./helpers";
+
+// The demo's Particle integration secret (server/src/demo.rs).
+const PARTICLE_SECRET = "sunfleet-demo-particle-secret";
+
+// A status from the device as Particle's webhook delivers it, reporting the schedule
+// version it runs; the webhook's answer (what the device is told).
+async function devicePosts(page: Page, device: string, version: number) {
+  const time = new Date().toISOString();
+  const data = JSON.stringify({
+    time, solar_w: 900, grid_w: 0, load_w: 850, motor_rpm: 3000, motor_on: true,
+    dc_bus_v: 360, temperature_c: 25, fault_code: 0, schedule_version: version,
+  });
+  const response = await page.request.post("/ingest/particle", {
+    headers: { authorization: `Bearer ${PARTICLE_SECRET}` },
+    data: { event: "status", data, coreid: device, published_at: time },
+  });
+  expect(response.status()).toBe(200);
+  return response.json();
+}
+
+test("a dealer draws a window, fixes an overlap, saves, and sees the device pick it up", async ({
+  page,
+}) => {
+  const errors = watchConsole(page);
+  await signIn(page, "dealer", "/fleet");
+  await page.locator("table.fleet tbody tr a").first().click();
+  await expect(page).toHaveURL(/\/devices\//);
+  await hydrated(page);
+  const device = decodeURIComponent(page.url().split("/devices/")[1]);
+  const card = page.locator("section.schedule-card");
+  await expect(card.getByRole("status").first()).toContainText("In sync: the device runs version 1");
+
+  // Clear the seeded windows, then draw Wednesday 06:00–12:00 on the grid.
+  const rows = card.locator("li.window-row");
+  while ((await rows.count()) > 0) {
+    await rows.first().getByRole("button", { name: /Remove window/ }).click();
+  }
+  await expect(card.getByText("No windows: the device will not run by schedule.")).toBeVisible();
+  const track = card.locator('.week-track[data-day="wed"]');
+  await track.scrollIntoViewIfNeeded();
+  const box = (await track.boundingBox())!;
+  const y = box.y + box.height / 2;
+  await page.mouse.move(box.x + box.width * 0.25 + 1, y);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.4, y, { steps: 5 });
+  await page.mouse.move(box.x + box.width * 0.5 + 1, y, { steps: 5 });
+  await page.mouse.up();
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first().getByLabel("Start")).toHaveValue("06:00");
+  await expect(rows.first().getByLabel("End")).toHaveValue("12:00");
+  await expect(rows.first().getByLabel("Wed")).toBeChecked();
+  await expect(track.locator(".win")).toHaveCount(1);
+
+  // A weekday window by keyboard overlaps it: refused with the reason, until moved.
+  await card.getByRole("button", { name: "Add window" }).click();
+  await expect(rows).toHaveCount(2);
+  await expect(card.getByRole("alert").first()).toContainText("overlaps window 1");
+  const save = card.getByRole("button", { name: "Save schedule" });
+  await expect(save).toBeDisabled();
+  await rows.nth(1).getByLabel("Start").fill("13:00");
+  await rows.nth(1).getByLabel("End").fill("15:30");
+  await rows.nth(1).getByLabel("Action").selectOption("setpoint");
+  await rows.nth(1).getByLabel("Setpoint (%)").fill("70");
+  await expect(card.getByRole("alert").first()).toBeEmpty();
+  await save.click();
+
+  await expect(card.getByRole("status").first()).toContainText(
+    "the device gets version 2 at its next post (it runs version 1)",
+  );
+  await expect(card.locator(".week-track .win")).toHaveCount(6, { timeout: 10_000 });
+
+  // The device posts: it is told to fetch version 2; once it reports it, "in sync".
+  const told = await devicePosts(page, device, 1);
+  expect(told.schedule).toEqual({ version: 2, url: `/ingest/v1/devices/${device}/schedule` });
+  const after = await devicePosts(page, device, 2);
+  expect(after.schedule).toBeUndefined();
+  await page.reload();
+  await hydrated(page);
+  await expect(card.getByRole("status").first()).toContainText("In sync: the device runs version 2");
+  await expect(card.locator("ul.next-runs li").first()).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
+test("a customer sees their device's schedule; templates fill the form", async ({ page }) => {
+  const errors = watchConsole(page);
+  await signIn(page, "customer", "/fleet");
+  await page.locator("table.fleet tbody tr a").first().click();
+  await expect(page).toHaveURL(/\/devices\//);
+  await hydrated(page);
+  const card = page.locator("section.schedule-card");
+  await card.getByLabel("Template").selectOption("Off-peak only");
+  await card.getByRole("button", { name: "Use template" }).click();
+  const rows = card.locator("li.window-row");
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first().getByLabel("Start")).toHaveValue("22:00");
+  await expect(rows.first().getByLabel("End")).toHaveValue("06:00");
+  // Crossing midnight: Monday's window continues into Tuesday, Sunday's into Monday.
+  await expect(card.locator('.week-track[data-day="mon"] .win')).toHaveCount(2);
+  await card.getByRole("button", { name: "Discard changes" }).click();
+  await expect(card.getByRole("button", { name: "Save schedule" })).toBeDisabled();
+  expect(errors).toEqual([]);
+});
