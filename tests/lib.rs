@@ -467,7 +467,8 @@ impl TestApp {
     }
 }
 
-async fn json_response(request: reqwest::RequestBuilder) -> (u16, Value) {
+/// Sends `request`; its status and JSON body (every answer here is JSON: panics if not).
+pub async fn json_response(request: reqwest::RequestBuilder) -> (u16, Value) {
     let response = request.send().await.expect("request");
     let status = response.status().as_u16();
     let body = response.text().await.expect("body");

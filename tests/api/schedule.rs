@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 use sunfleet_app::devices::model::DeviceId;
 use sunfleet_app::telemetry::store::device_events;
-use sunfleet_tests::{device_token, minute, spawn_sample_tree, TestApp, Who};
+use sunfleet_tests::{device_token, json_response, minute, spawn_sample_tree, TestApp, Who};
 
 const PLATTE: &str = "SF-1-00002";
 
@@ -17,19 +17,15 @@ fn weekday_mornings() -> Value {
 }
 
 async fn save_as(app: &TestApp, who: &Who, body: Value) -> (u16, Value) {
-    let response = who
-        .apply(
+    json_response(
+        who.apply(
             app.client
                 .post(app.url("/api/schedule_save"))
                 .header("content-type", "application/json")
                 .body(body.to_string()),
-        )
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        ),
+    )
+    .await
 }
 
 async fn save(app: &TestApp, windows: Value, base: Option<u64>) -> (u16, Value) {
@@ -66,16 +62,12 @@ async fn post_reporting(app: &TestApp, ago: i64, version: u64) -> Value {
 }
 
 async fn fetch(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .get(app.url(path))
-        .header("authorization", format!("Bearer {token}"))
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    json_response(
+        app.client
+            .get(app.url(path))
+            .header("authorization", format!("Bearer {token}")),
+    )
+    .await
 }
 
 async fn kinds(app: &TestApp) -> Vec<String> {

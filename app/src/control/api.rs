@@ -115,33 +115,14 @@ mod ssr {
     use chrono_tz::Tz;
 
     use super::ScheduleView;
-    use crate::accounts::caller::{caller, Caller, Right};
     use crate::control::runs::runs;
     use crate::control::schedule::{Action, SyncState};
     use crate::control::store::ScheduleRecord;
-    use crate::db::Db;
     use crate::devices::model::DeviceId;
-    use crate::devices::store::{self, DeviceState};
+    use crate::devices::store::DeviceState;
     use crate::error::AppError;
 
-    /// A live device of the caller's scope, for a caller with `right`.
-    pub async fn device_in_scope(
-        id: &str,
-        right: Right,
-    ) -> Result<(Db, Caller, DeviceState), AppError> {
-        let caller = caller()?;
-        caller.require(right)?;
-        // Ids that cannot exist and devices out of scope look the same: not found.
-        let id = DeviceId::parse(id).map_err(|_| AppError::not_found("device"))?;
-        let db = crate::db::db()?;
-        let device = store::states(&db, std::slice::from_ref(&id))
-            .await?
-            .into_iter()
-            .next()
-            .filter(|s| !s.decommissioned && caller.scope.contains(&s.owner))
-            .ok_or(AppError::not_found("device"))?;
-        Ok((db, caller, device))
-    }
+    pub use crate::devices::manage::ssr::in_scope as device_in_scope;
 
     pub fn id(device: &DeviceState) -> Result<DeviceId, AppError> {
         DeviceId::parse(&device.id)

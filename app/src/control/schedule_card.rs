@@ -347,26 +347,8 @@ fn WindowRow(row: Row, draft: Draft) -> impl IntoView {
                 <div class="days" role="group" aria-label="Days">
                     {days}
                 </div>
-                <label>
-                    "Start "
-                    <input
-                        type="time"
-                        step="60"
-                        required
-                        prop:value=move || spec.with(|s| s.start.clone())
-                        on:change=move |ev| spec.update(|s| s.start = event_target_value(&ev))
-                    />
-                </label>
-                <label>
-                    "End "
-                    <input
-                        type="time"
-                        step="60"
-                        required
-                        prop:value=move || spec.with(|s| s.end.clone())
-                        on:change=move |ev| spec.update(|s| s.end = event_target_value(&ev))
-                    />
-                </label>
+                <TimeField label="Start " spec pick=|s| &mut s.start />
+                <TimeField label="End " spec pick=|s| &mut s.end />
                 <label>
                     "Action "
                     <select
@@ -412,6 +394,27 @@ fn WindowRow(row: Row, draft: Draft) -> impl IntoView {
                 </button>
             </fieldset>
         </li>
+    }
+}
+
+/// A local time of a window (its start or end, as `pick` chooses), as a time input.
+#[component]
+fn TimeField(
+    label: &'static str,
+    spec: RwSignal<WindowSpec>,
+    pick: fn(&mut WindowSpec) -> &mut String,
+) -> impl IntoView {
+    view! {
+        <label>
+            {label}
+            <input
+                type="time"
+                step="60"
+                required
+                prop:value=move || spec.with(|s| pick(&mut s.clone()).clone())
+                on:change=move |ev| spec.update(|s| *pick(s) = event_target_value(&ev))
+            />
+        </label>
     }
 }
 

@@ -301,7 +301,7 @@ pub async fn import_devices(csv: String, commit: String) -> Result<ImportReport,
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use chrono::{DateTime, Utc};
     use surrealdb::types::RecordId;
 
@@ -422,8 +422,14 @@ mod ssr {
     /// The caller (who may edit devices) and the live device `id` of their scope; 404 for
     /// devices that do not exist, are decommissioned or are outside the scope.
     pub async fn editable(id: &str) -> Result<(Db, Caller, DeviceState), AppError> {
+        in_scope(id, Right::EditDevices).await
+    }
+
+    /// The caller (who must have `right`) and the live device `id` of their scope; 404 for
+    /// devices that do not exist, are decommissioned or are outside the scope alike.
+    pub async fn in_scope(id: &str, right: Right) -> Result<(Db, Caller, DeviceState), AppError> {
         let caller = caller()?;
-        caller.require(Right::EditDevices)?;
+        caller.require(right)?;
         let id = DeviceId::parse(id).map_err(|_| AppError::not_found("device"))?;
         let db = crate::db::db()?;
         let state = store::states(&db, std::slice::from_ref(&id))

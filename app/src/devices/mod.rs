@@ -10,7 +10,7 @@ pub mod filter;
 mod fleet_page;
 pub mod import;
 mod import_page;
-mod manage;
+pub(crate) mod manage;
 mod manage_view;
 pub mod model;
 mod register_page;
