@@ -68,12 +68,7 @@ impl ControlCache {
             .devices
             .get(device.as_str())
             .cloned()
-            .unwrap_or_else(|| Versions {
-                device: device.as_str().to_string(),
-                version: 0,
-                reported: None,
-                reported_at: None,
-            })
+            .unwrap_or_else(|| Versions::none(device))
     }
 
     /// A save on this node: devices hear of it at their next post.
@@ -82,12 +77,7 @@ impl ControlCache {
         let entry = state
             .devices
             .entry(device.as_str().to_string())
-            .or_insert_with(|| Versions {
-                device: device.as_str().to_string(),
-                version: 0,
-                reported: None,
-                reported_at: None,
-            });
+            .or_insert_with(|| Versions::none(device));
         entry.version = entry.version.max(version as i64);
     }
 

@@ -64,6 +64,18 @@ pub struct Versions {
     pub reported_at: Option<DateTime<Utc>>,
 }
 
+impl Versions {
+    /// A device without a schedule row: nothing desired, nothing reported.
+    pub fn none(device: &DeviceId) -> Self {
+        Versions {
+            device: device.as_str().to_string(),
+            version: 0,
+            reported: None,
+            reported_at: None,
+        }
+    }
+}
+
 /// Stores `schedule` as the next version, provided the stored version is still `base`
 /// (when given: the version the editor started from). Returns the new version.
 pub async fn save(
