@@ -6,6 +6,9 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod cache;
+pub mod command;
+#[cfg(feature = "ssr")]
+pub mod command_store;
 #[cfg(feature = "ssr")]
 pub mod runs;
 pub mod schedule;
