@@ -23,6 +23,9 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     /// The server's ingest writer and auth caches.
     pub ingest: sunfleet::ingest::Ingest,
+    /// The server's control cache (schedules and open commands), e.g. to run the command
+    /// expiry job's step.
+    pub control: std::sync::Arc<sunfleet_app::control::cache::ControlCache>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -159,6 +162,7 @@ async fn serve(db: Db, dir: tempfile::TempDir, state: impl FnOnce(Db) -> AppStat
     let addr = listener.local_addr().expect("local addr");
     let state = state(db.clone());
     let ingest = state.ingest.clone();
+    let control = state.control.clone();
     let app = router(state);
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -182,6 +186,7 @@ async fn serve(db: Db, dir: tempfile::TempDir, state: impl FnOnce(Db) -> AppStat
         admin,
         dir,
         ingest,
+        control,
         server,
     }
 }

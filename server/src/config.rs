@@ -65,9 +65,33 @@ pub struct ServeArgs {
     /// The attribution shown on the map for those tiles.
     #[arg(long, env = "SUNFLEET_TILE_ATTRIBUTION")]
     pub tile_attribution: Option<String>,
+    /// A Particle access token: commands to Particle devices are then also sent through
+    /// Particle's function call, so a connected device acts at once (from the environment
+    /// only: a secret).
+    #[arg(skip = std::env::var("SUNFLEET_PARTICLE_TOKEN").ok())]
+    pub particle_token: Option<String>,
+    /// Particle's cloud API.
+    #[arg(
+        long,
+        env = "SUNFLEET_PARTICLE_API",
+        default_value = "https://api.particle.io"
+    )]
+    pub particle_api: String,
 }
 
 impl ServeArgs {
+    /// Particle's function-call client, when a token is configured.
+    pub fn particle(&self) -> anyhow::Result<Option<sunfleet_app::control::particle::ParticleApi>> {
+        match self.particle_token.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(token) => {
+                sunfleet_app::control::particle::ParticleApi::new(&self.particle_api, token)
+                    .map(Some)
+                    .map_err(|e| anyhow::anyhow!(e))
+            }
+        }
+    }
+
     /// The map tiles to use; a template without {z}, {x} and {y} is refused at start-up.
     pub fn tiles(&self) -> anyhow::Result<sunfleet_app::devices::model::Tiles> {
         let mut tiles = sunfleet_app::devices::model::Tiles::openstreetmap();

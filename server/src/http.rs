@@ -32,6 +32,7 @@ pub struct AppState {
     /// Desired and reported schedule versions, for ingest answers and schedule saves.
     pub control: std::sync::Arc<sunfleet_app::control::cache::ControlCache>,
     pub tiles: sunfleet_app::devices::model::Tiles,
+    pub particle: Option<std::sync::Arc<sunfleet_app::control::particle::ParticleApi>>,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -66,6 +67,7 @@ impl AppState {
             fleet,
             control: Default::default(),
             tiles: sunfleet_app::devices::model::Tiles::openstreetmap(),
+            particle: None,
         }
     }
 
@@ -78,6 +80,7 @@ impl AppState {
         let fleet = self.fleet.clone();
         let control = self.control.clone();
         let tiles = self.tiles.clone();
+        let particle = self.particle.clone();
         move || {
             provide_context(db.clone());
             provide_context(throttle.clone());
@@ -87,6 +90,9 @@ impl AppState {
             provide_context(tiles.clone());
             if let Some(mailer) = &mailer {
                 provide_context(mailer.clone());
+            }
+            if let Some(particle) = &particle {
+                provide_context(particle.clone());
             }
         }
     }
@@ -257,6 +263,23 @@ async fn asset_or_not_found(
     handler(request).await.into_response()
 }
 
+/// Expires commands whose time to live passed, every few seconds (the ingest answers already
+/// skip them; this records the outcome and its event).
+async fn expire_commands(
+    db: sunfleet_app::db::Db,
+    control: std::sync::Arc<sunfleet_app::control::cache::ControlCache>,
+) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        every.tick().await;
+        match control.expire(&db, chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(commands = n, "expired commands"),
+            Err(e) => tracing::warn!(error = %e, "expiring commands failed"),
+        }
+    }
+}
+
 /// `sunfleet serve`.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mailer = match &args.smtp_url {
@@ -273,6 +296,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut state = AppState::new(db.clone());
     state.mailer = mailer;
     state.tiles = args.tiles()?;
+    state.particle = args.particle()?.map(std::sync::Arc::new);
     if args.demo {
         crate::demo::seed_once(&db).await?;
         crate::demo::ensure_demo_users(&db).await?;
@@ -282,6 +306,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ));
     }
     tokio::spawn(purge_ended_sessions(db.clone()));
+    tokio::spawn(expire_commands(db.clone(), state.control.clone()));
     if !crate::assets::has_front_end() {
         tracing::warn!("this binary was built without the front end: pages will not hydrate");
     }

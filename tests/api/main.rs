@@ -3,6 +3,7 @@
 mod accounts;
 mod admin;
 mod charts;
+mod commands;
 mod demo;
 mod device;
 mod fleet;

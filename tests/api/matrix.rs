@@ -372,6 +372,29 @@ fn rows() -> Vec<Row> {
             expect: fns([s(200), s(404), s(200), s(200)], s(403)),
         },
         Row {
+            method: "POST",
+            route: "/api/commands",
+            request: Request::Fn("/api/commands", vec![("id", "SF-1-00002".into())]),
+            expect: fns([s(200), s(404), s(200), s(200)], s(404)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/command_send",
+            request: Request::Fn(
+                "/api/command_send",
+                vec![("id", "SF-1-00002".into()), ("kind", "stop".into())],
+            ),
+            // As schedules: customers their own devices, keys only with `control`.
+            expect: fns([s(200), s(404), s(200), s(200)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/ingest/v1/devices/{id}/acks",
+            request: Request::PostJson("/ingest/v1/devices/SF-1-00002/acks", "[1]"),
+            // Only the device's own token acknowledges its commands.
+            expect: [s(401); 9],
+        },
+        Row {
             method: "GET",
             route: "/ingest/v1/devices/{id}/schedule",
             request: Request::Get("/ingest/v1/devices/SF-1-00002/schedule"),

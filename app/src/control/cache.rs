@@ -1,8 +1,10 @@
 //! What each device should be told at its next post, in memory: the desired and reported
-//! schedule versions of every device that has a schedule. Ingest answers from here on
-//! every post without a query; the table is read again every [`FRESH_FOR`] (so a schedule
-//! saved on another node reaches devices within that) and updated at once by saves and
-//! reports on this node. Server-only.
+//! schedule versions of every device that has a schedule, and the open commands. Ingest
+//! answers from here on every post without a query; the table is read again every
+//! [`FRESH_FOR`] (so a schedule saved or a command queued on another node reaches devices
+//! within that) and updated at once by saves, commands and reports on this node. A device
+//! may so be handed a command once more after another node saw its ack: devices run each
+//! command id once. Server-only.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,6 +13,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use surrealdb::types::RecordId;
 
+use super::command::{Ack, AckRejected, Command, CommandOrder, CommandState, MAX_PER_ANSWER};
+use super::command_store::{self, CommandRecord};
 use super::store::{self, Versions};
 use crate::db::Db;
 use crate::devices::model::DeviceId;
@@ -30,6 +34,27 @@ pub struct ControlCache {
 struct State {
     loaded: Option<Instant>,
     devices: HashMap<String, Versions>,
+    /// Open commands by device, oldest first.
+    commands: HashMap<String, Vec<OpenCommand>>,
+}
+
+#[derive(Debug, Clone)]
+struct OpenCommand {
+    id: u64,
+    command: Command,
+    state: CommandState,
+    expires_at: DateTime<Utc>,
+}
+
+impl OpenCommand {
+    fn of(record: &CommandRecord) -> Option<Self> {
+        Some(OpenCommand {
+            id: record.id.max(0) as u64,
+            command: record.command().ok()?,
+            state: record.state().ok()?,
+            expires_at: record.expires_at,
+        })
+    }
 }
 
 impl State {
@@ -39,10 +64,12 @@ impl State {
 }
 
 /// What a device's post changed about its schedule, and what to tell it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     /// The version the device should fetch, when it does not run it.
     pub fetch: Option<u64>,
+    /// Commands to run, in order (at most [`MAX_PER_ANSWER`]).
+    pub commands: Vec<CommandOrder>,
 }
 
 impl ControlCache {
@@ -55,8 +82,16 @@ impl ControlCache {
             return Ok(());
         }
         let rows = store::versions(db).await?;
+        let open = command_store::open(db, Utc::now()).await?;
+        let mut commands: HashMap<String, Vec<OpenCommand>> = HashMap::new();
+        for record in &open {
+            if let Some(c) = OpenCommand::of(record) {
+                commands.entry(record.device.clone()).or_default().push(c);
+            }
+        }
         let mut state = self.state.lock().expect("BUG: poisoned");
         state.devices = rows.into_iter().map(|v| (v.device.clone(), v)).collect();
+        state.commands = commands;
         state.loaded = Some(Instant::now());
         Ok(())
     }
@@ -81,6 +116,173 @@ impl ControlCache {
         entry.version = entry.version.max(version as i64);
     }
 
+    /// A command queued on this node: the device gets it at its next post.
+    pub fn queued(&self, record: &CommandRecord) {
+        if let Some(c) = OpenCommand::of(record) {
+            let mut state = self.state.lock().expect("BUG: poisoned");
+            let list = state.commands.entry(record.device.clone()).or_default();
+            if !list.iter().any(|o| o.id == c.id) {
+                list.push(c);
+                list.sort_by_key(|o| o.id);
+            }
+        }
+    }
+
+    /// A command that needs no more delivery (acked, failed or expired).
+    pub fn finished(&self, device: &str, id: u64) {
+        let mut state = self.state.lock().expect("BUG: poisoned");
+        if let Some(list) = state.commands.get_mut(device) {
+            list.retain(|o| o.id != id);
+            if list.is_empty() {
+                state.commands.remove(device);
+            }
+        }
+    }
+
+    /// The commands to hand `device` now, oldest first; those handed out for the first time
+    /// are marked delivered.
+    async fn deliver(
+        &self,
+        db: &Db,
+        device: &DeviceId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CommandOrder>> {
+        let due: Vec<OpenCommand> = {
+            let state = self.state.lock().expect("BUG: poisoned");
+            match state.commands.get(device.as_str()) {
+                None => return Ok(Vec::new()),
+                Some(list) => list
+                    .iter()
+                    .filter(|c| c.state.is_open() && c.expires_at > now)
+                    .take(MAX_PER_ANSWER)
+                    .cloned()
+                    .collect(),
+            }
+        };
+        let first: Vec<u64> = due
+            .iter()
+            .filter(|c| c.state == CommandState::Queued)
+            .map(|c| c.id)
+            .collect();
+        if !first.is_empty() {
+            command_store::delivered(db, &first, now).await?;
+            let mut state = self.state.lock().expect("BUG: poisoned");
+            if let Some(list) = state.commands.get_mut(device.as_str()) {
+                for c in list.iter_mut().filter(|c| first.contains(&c.id)) {
+                    c.state = c.state.deliver();
+                }
+            }
+        }
+        Ok(due
+            .into_iter()
+            .map(|c| CommandOrder {
+                id: c.id,
+                command: c.command,
+            })
+            .collect())
+    }
+
+    /// Takes a device's acknowledgements (each with its index in the request) and returns
+    /// those refused. Acks of unknown commands and of other devices' commands look the same.
+    pub async fn ack(
+        &self,
+        db: &Db,
+        device: &DeviceId,
+        acks: Vec<(usize, Ack)>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AckRejected>> {
+        let mut rejected = Vec::new();
+        for (index, ack) in acks {
+            let found = command_store::get(db, ack.id)
+                .await?
+                .filter(|c| c.device == device.as_str());
+            let Some(record) = found else {
+                rejected.push(AckRejected::new(
+                    index,
+                    Some(ack.id),
+                    "command_not_found",
+                    format!("no command {} for this device", ack.id),
+                ));
+                continue;
+            };
+            let state = record.state()?;
+            let next = match state.ack(ack.ok, record.delivered_at.is_some()) {
+                Ok(next) => next,
+                Err(refusal) => {
+                    rejected.push(AckRejected::new(
+                        index,
+                        Some(ack.id),
+                        refusal.code,
+                        refusal.message,
+                    ));
+                    continue;
+                }
+            };
+            if next != state {
+                let what = record.command()?;
+                let late = if state == CommandState::Expired {
+                    " (after it expired)"
+                } else {
+                    ""
+                };
+                let event = if ack.ok {
+                    record.event(
+                        now,
+                        "command_acked",
+                        "info",
+                        format!("command {}: {what}: done{late}", ack.id),
+                    )
+                } else {
+                    let why = ack
+                        .error
+                        .clone()
+                        .unwrap_or_else(|| "no reason given".into());
+                    record.event(
+                        now,
+                        "command_failed",
+                        "warning",
+                        format!("command {}: {what}: failed{late}: {why}", ack.id),
+                    )
+                };
+                // Lost a race with the expiry sweep or another ack: read it again.
+                if !command_store::advance(
+                    db,
+                    ack.id,
+                    state,
+                    next,
+                    ack.error.clone(),
+                    now,
+                    Some(event),
+                )
+                .await?
+                {
+                    let again = command_store::get(db, ack.id).await?.map(|c| c.state);
+                    if again.as_deref() != Some(next.as_str()) {
+                        rejected.push(AckRejected::new(
+                            index,
+                            Some(ack.id),
+                            "command_changed",
+                            "the command changed meanwhile; acknowledge it again",
+                        ));
+                        continue;
+                    }
+                }
+            }
+            self.finished(device.as_str(), ack.id);
+        }
+        Ok(rejected)
+    }
+
+    /// Expires the commands whose time to live passed (any node may run it; the guarded
+    /// update expires each once).
+    pub async fn expire(&self, db: &Db, now: DateTime<Utc>) -> Result<usize> {
+        let gone = command_store::expire(db, now).await?;
+        for c in &gone {
+            self.finished(&c.device, c.id.max(0) as u64);
+        }
+        Ok(gone.len())
+    }
+
     /// After a device's readings are stored: records the schedule version its newest reading
     /// reports (`reported`, at `at`) when that changed — with an event when it now runs the
     /// desired version or one never desired — and says what the device should fetch.
@@ -91,6 +293,7 @@ impl ControlCache {
         owner: Option<&RecordId>,
         reported: Option<u64>,
         at: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<Answer> {
         self.ensure(db).await?;
         let mut known = self.get(device);
@@ -140,6 +343,7 @@ impl ControlCache {
             (d, Some(r)) if d == r => None,
             (d, _) => Some(d),
         };
-        Ok(Answer { fetch })
+        let commands = self.deliver(db, device, now).await?;
+        Ok(Answer { fetch, commands })
     }
 }

@@ -238,8 +238,9 @@ impl AckRejected {
 pub const MAX_ACK_ERROR: usize = 200;
 
 impl Ack {
-    /// Parses a device's `acks` list; bad entries are reported by index, the good ones kept.
-    pub fn parse_list(value: &serde_json::Value) -> (Vec<Ack>, Vec<AckRejected>) {
+    /// Parses a device's `acks` list; bad entries are reported by index, the good ones kept
+    /// with theirs.
+    pub fn parse_list(value: &serde_json::Value) -> (Vec<(usize, Ack)>, Vec<AckRejected>) {
         use serde_json::Value;
         let items: Vec<&Value> = match value {
             Value::Array(items) => items.iter().collect(),
@@ -249,7 +250,7 @@ impl Ack {
         let mut bad = Vec::new();
         for (index, item) in items.into_iter().enumerate() {
             match Self::parse(item) {
-                Ok(ack) => good.push(ack),
+                Ok(ack) => good.push((index, ack)),
                 Err(message) => bad.push(AckRejected::new(index, None, "invalid_ack", message)),
             }
         }

@@ -240,6 +240,13 @@ pub struct IngestReceipt {
     /// Present when the device does not run the desired schedule: fetch it from `url`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleNotice>,
+    /// Commands to run, in id order; run each id once (a command is handed out again until
+    /// it is acknowledged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<crate::control::command::CommandOrder>,
+    /// Acknowledgements in the request that were not taken.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acks_rejected: Vec<crate::control::command::AckRejected>,
 }
 
 /// "A newer schedule waits for you": kept short, as Particle hands a webhook's answer to

@@ -3,6 +3,7 @@
 //! [`writer::Writer`], and answer only once those are durable. A bad reading is reported
 //! by its index and never takes the good ones of the same request down with it.
 
+mod acks;
 pub mod auth;
 pub mod integrations;
 mod particle;
@@ -19,6 +20,7 @@ use axum::routing::{post, MethodRouter};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use sunfleet_app::control::command::{Ack, AckRejected};
 use sunfleet_app::devices::model::DeviceId;
 use sunfleet_app::error::AppError;
 use sunfleet_app::telemetry::model::{IngestReceipt, RejectedReading, ScheduleNotice, Status};
@@ -56,6 +58,11 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
     vec![
         (Method::POST, "/ingest/particle", post(particle::webhook)),
         (Method::POST, "/ingest/v1/devices/{id}/status", post(direct)),
+        (
+            Method::POST,
+            "/ingest/v1/devices/{id}/acks",
+            post(acks::acknowledge),
+        ),
         (
             Method::GET,
             "/ingest/v1/devices/{id}/schedule",
@@ -187,12 +194,23 @@ fn parse_json(bytes: &[u8]) -> Result<Value, AppError> {
     })
 }
 
-/// Parses a status object or an array of them; bad ones are reported by index.
+/// What one request carried: the readings (good and rejected, by index) and the command
+/// acknowledgements (`acks` in any of its statuses, numbered across the request).
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub readings: Vec<Status>,
+    pub rejected: Vec<RejectedReading>,
+    pub acks: Vec<(usize, Ack)>,
+    pub acks_rejected: Vec<AckRejected>,
+}
+
+/// Parses a status object or an array of them; bad ones are reported by index. A status
+/// may carry `acks`; one that carries nothing else is only an acknowledgement.
 pub fn parse_readings(
     data: &Value,
     fallback_time: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
-) -> Result<(Vec<Status>, Vec<RejectedReading>), AppError> {
+) -> Result<Parsed, AppError> {
     let items: Vec<&Value> = match data {
         Value::Array(items) => items.iter().collect(),
         one => vec![one],
@@ -205,31 +223,65 @@ pub fn parse_readings(
             limit_kb: MAX_BODY / 1024,
         });
     }
-    let mut good = Vec::with_capacity(items.len());
-    let mut rejected = Vec::new();
+    let mut parsed = Parsed {
+        readings: Vec::with_capacity(items.len()),
+        ..Parsed::default()
+    };
+    let mut acks = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
-        match Status::parse(item, fallback_time, now) {
-            Ok(s) => good.push(s),
-            Err(r) => rejected.push(RejectedReading {
+        let reading = match item.get("acks") {
+            None => Some(std::borrow::Cow::Borrowed(item)),
+            Some(list) => {
+                match list {
+                    Value::Array(list) => acks.extend(list.iter().cloned()),
+                    one => acks.push(one.clone()),
+                }
+                let mut rest = item.clone();
+                if let Value::Object(fields) = &mut rest {
+                    fields.remove("acks");
+                }
+                let only_acks = rest.as_object().is_some_and(|f| f.is_empty());
+                (!only_acks).then_some(std::borrow::Cow::Owned(rest))
+            }
+        };
+        let Some(reading) = reading else { continue };
+        match Status::parse(&reading, fallback_time, now) {
+            Ok(s) => parsed.readings.push(s),
+            Err(r) => parsed.rejected.push(RejectedReading {
                 index,
                 code: r.code.into(),
                 message: r.message,
             }),
         }
     }
-    Ok((good, rejected))
+    if !acks.is_empty() {
+        (parsed.acks, parsed.acks_rejected) = Ack::parse_list(&Value::Array(acks));
+    }
+    Ok(parsed)
 }
 
-/// Stores the good readings (if any) and builds the answer: 200 with a receipt when
-/// anything was accepted, 422 with the reasons when nothing was.
+/// Takes the acknowledgements, stores the good readings (if any) and builds the answer:
+/// 200 with a receipt when anything was accepted, 422 with the reasons when nothing was.
 async fn store(
     state: &AppState,
     device: &auth::KnownDevice,
-    good: Vec<Status>,
-    rejected: Vec<RejectedReading>,
+    parsed: Parsed,
 ) -> Result<Response, Refusal> {
-    if good.is_empty() {
+    let Parsed {
+        readings: good,
+        rejected,
+        acks,
+        mut acks_rejected,
+    } = parsed;
+    let now = Utc::now();
+    let took_acks = !acks.is_empty();
+    if took_acks {
+        acks_rejected.extend(state.control.ack(&state.db, &device.id, acks, now).await?);
+        acks_rejected.sort_by_key(|a| a.index);
+    }
+    if good.is_empty() && (!rejected.is_empty() || !took_acks) {
         let message = match rejected.as_slice() {
+            [] => "the request holds no readings".to_string(),
             [one] => format!("the reading was rejected: {}", one.message),
             many => format!("all {} readings were rejected", many.len()),
         };
@@ -247,41 +299,56 @@ async fn store(
         .iter()
         .max_by_key(|s| s.time)
         .map(|s| (s.time, s.schedule_version.map(|v| v.max(0) as u64)));
-    let written = state
-        .ingest
-        .writer
-        .write(Delivery {
-            device: device.id.clone(),
-            tz: device.tz,
-            owner: device.owner.clone(),
-            readings: good,
-        })
-        .await?;
-    let schedule = match newest {
-        Some((at, reported)) => {
-            match state
-                .control
-                .after_post(&state.db, &device.id, device.owner.as_ref(), reported, at)
-                .await
-            {
-                Ok(answer) => answer.fetch.map(|version| ScheduleNotice {
-                    version,
-                    url: format!("/ingest/v1/devices/{}/schedule", device.id),
-                }),
-                // The readings are stored; the device hears of its schedule next time.
-                Err(e) => {
-                    tracing::warn!(device = %device.id, error = %e, "schedule state unavailable");
-                    None
-                }
-            }
+    let written = if good.is_empty() {
+        Default::default()
+    } else {
+        state
+            .ingest
+            .writer
+            .write(Delivery {
+                device: device.id.clone(),
+                tz: device.tz,
+                owner: device.owner.clone(),
+                readings: good,
+            })
+            .await?
+    };
+    let (reported, at) = match newest {
+        Some((at, reported)) => (reported, at),
+        None => (None, now),
+    };
+    let (schedule, commands) = match state
+        .control
+        .after_post(
+            &state.db,
+            &device.id,
+            device.owner.as_ref(),
+            reported,
+            at,
+            now,
+        )
+        .await
+    {
+        Ok(answer) => (
+            answer.fetch.map(|version| ScheduleNotice {
+                version,
+                url: format!("/ingest/v1/devices/{}/schedule", device.id),
+            }),
+            answer.commands,
+        ),
+        // The readings are stored; the device hears of its schedule and commands next time.
+        Err(e) => {
+            tracing::warn!(device = %device.id, error = %e, "control state unavailable");
+            (None, Vec::new())
         }
-        None => None,
     };
     let receipt = IngestReceipt {
         accepted: written.accepted,
         duplicates: written.duplicates,
         rejected,
         schedule,
+        commands,
+        acks_rejected,
     };
     Ok((StatusCode::OK, axum::Json(receipt)).into_response())
 }
@@ -337,10 +404,10 @@ async fn direct_inner(
         let value = parse_json(&bytes)?;
         parse_readings(&value, Some(now), now)
     })();
-    let (good, rejected) =
+    let parsed =
         parsed.map_err(|e| Refusal::from(e).keep("direct", Some(id.as_str()), headers, &bytes))?;
-    let has_rejects = !rejected.is_empty();
-    let answer = store(state, &device, good, rejected).await;
+    let has_rejects = !parsed.rejected.is_empty();
+    let answer = store(state, &device, parsed).await;
     if has_rejects {
         // Keep what was refused, whatever became of the rest.
         let code = "readings_rejected";

@@ -122,18 +122,18 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Res
         return Err(keep(AppError::not_found("device"), Some(&event.coreid)));
     };
     let now = Utc::now();
-    let (good, rejected) = parse_readings(&event.data, event.published_at, now)
+    let parsed = parse_readings(&event.data, event.published_at, now)
         .map_err(|e| keep(e, Some(device.id.as_str())))?;
-    let rejects = (!rejected.is_empty()).then(|| {
+    let rejects = (!parsed.rejected.is_empty()).then(|| {
         keep(
             AppError::Unprocessable {
                 code: "readings_rejected",
-                message: format!("{} reading(s) rejected", rejected.len()),
+                message: format!("{} reading(s) rejected", parsed.rejected.len()),
             },
             Some(device.id.as_str()),
         )
     });
-    let answer = store(state, &device, good, rejected).await;
+    let answer = store(state, &device, parsed).await;
     if let Some(Refusal {
         dead_letter: Some(letter),
         ..
@@ -255,8 +255,9 @@ mod tests {
                 Ok(e) => {
                     let now = Utc::now();
                     // Every status in it parses or is rejected with a reason.
-                    if let Ok((good, rejected)) = super::super::parse_readings(&e.data, e.published_at, now) {
-                        prop_assert!(good.len() + rejected.len() >= 1);
+                    if let Ok(p) = super::super::parse_readings(&e.data, e.published_at, now) {
+                        prop_assert!(p.readings.len() + p.rejected.len() + p.acks.len() + p.acks_rejected.len() >= 1
+                            || e.data.get("acks").is_some());
                     }
                 }
                 Err(e) => prop_assert!(e.status() >= 400 && e.status() < 500),
