@@ -191,25 +191,50 @@ pub async fn seed_with(
     Ok(())
 }
 
-/// Keeps the demo fleet alive: every minute, each device that still reports posts its
-/// reading through the same write path as real ingest, so the demo shows a living fleet
-/// (rollups, events and offline detection included). After a restart it first fills the
-/// gap since the last reading (up to a day).
-pub async fn keep_alive(db: Db, writer: IngestWriter) {
-    let demo = LiveDemo::new();
-    loop {
-        let now = Utc::now()
-            .duration_trunc(Duration::minutes(1))
-            .expect("BUG: minute truncation");
-        if let Err(e) = demo.catch_up(&db, &writer, now).await {
-            tracing::warn!(error = %e, "demo: writing live readings failed; retrying next minute");
-        }
-        let next = now + Duration::minutes(1) + Duration::seconds(1);
-        let wait = (next - Utc::now())
-            .to_std()
-            .unwrap_or(std::time::Duration::from_secs(1));
-        tokio::time::sleep(wait).await;
+/// Keeps the demo fleet alive. After a restart it first fills the gap since the last
+/// reading (up to a day) through the write path; from then on every device that still
+/// reports posts its reading every minute through the Particle webhook at `url` — the real
+/// simulator over real HTTP, so the demo's devices also fetch new schedules, run commands
+/// and acknowledge them like devices in the field.
+pub async fn keep_alive(db: Db, writer: IngestWriter, url: String) {
+    let now = Utc::now()
+        .duration_trunc(Duration::minutes(1))
+        .expect("BUG: minute truncation");
+    if let Err(e) = LiveDemo::new().catch_up(&db, &writer, now).await {
+        tracing::warn!(error = %e, "demo: filling the gap since the last reading failed");
     }
+    loop {
+        let args = crate::simulate::SimulateArgs {
+            url: url.clone(),
+            devices: DEVICES,
+            rate: crate::simulate::Rate::PerMinute,
+            via: crate::simulate::Via::Particle,
+            duration: std::time::Duration::from_secs(10 * 365 * 86_400),
+            connections: 8,
+            secret: DEMO_INTEGRATION_SECRET.into(),
+            duplicates: 0.01,
+            reorder: 0.01,
+            quiet: true,
+            live_only: true,
+        };
+        // Fails at once while the server is not listening yet.
+        match crate::simulate::run(args).await {
+            Ok(summary) => tracing::info!(%summary, "demo: live devices stopped"),
+            Err(e) => tracing::debug!(error = %e, "demo: live devices not started yet"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+/// How a controller is steered at one reading; `None` keeps the demo's built-in behaviour.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Control {
+    /// Run the motor (by a fetched schedule or a command) or not.
+    pub run: Option<bool>,
+    /// Speed in % of rated (a setpoint window or a set_speed command).
+    pub speed_pct: Option<u8>,
+    /// The schedule version it runs (1, the seeded one, by default).
+    pub schedule_version: Option<i64>,
 }
 
 /// The demo devices that keep reporting after the seeded history.
@@ -695,6 +720,12 @@ impl DemoDevice {
     /// live readings: a fault that is active at the end stays active). Deterministic: the
     /// same device and time always give the same reading.
     pub fn reading_at(&self, at: DateTime<Utc>, before_end: i64) -> Status {
+        self.reading_with(at, before_end, Control::default())
+    }
+
+    /// As [`Self::reading_at`], for a controller steered by its fetched schedule and by
+    /// commands (`control`); what it leaves unset follows the built-in daily schedule.
+    pub fn reading_with(&self, at: DateTime<Utc>, before_end: i64, control: Control) -> Status {
         let mut rng = SmallRng::seed_from_u64(self.seed ^ at.timestamp() as u64);
         let pv_available = self.pv_peak_w
             * sun_factor(self.lat, self.lon, at)
@@ -703,7 +734,9 @@ impl DemoDevice {
         let local = at.with_timezone(&self.tz);
         let hour = local.hour() as f64 + local.minute() as f64 / 60.0;
         let fault = self.fault_at(before_end);
-        let wants_run = self.scheduled(hour) && fault.is_none();
+        let wants_run = control.run.unwrap_or_else(|| self.scheduled(hour)) && fault.is_none();
+        // Pump affinity: speed ∝ n, power ∝ n³.
+        let speed = control.speed_pct.map_or(1.0, |p| p as f64 / 100.0);
         // Solar-only sites cannot start the motor on less than a fifth of its power.
         let can_run = self.grid_tied || pv_available > self.motor_w * 0.2;
         let motor_on = wants_run && can_run;
@@ -711,10 +744,10 @@ impl DemoDevice {
         let (motor_draw, rpm) = if !motor_on {
             (0.0, 0)
         } else if self.grid_tied {
-            let draw = self.motor_w * rng.random_range(0.82..0.9);
-            (draw, rng.random_range(3380..3460))
+            let draw = self.motor_w * rng.random_range(0.82..0.9) * speed.powi(3);
+            (draw, (rng.random_range(3380..3460) as f64 * speed) as i64)
         } else {
-            let draw = pv_available.min(self.motor_w * 0.9);
+            let draw = pv_available.min(self.motor_w * 0.9 * speed.powi(3));
             let speed = (draw / (self.motor_w * 0.9)).cbrt();
             (draw, (3450.0 * speed) as i64)
         };
@@ -745,7 +778,7 @@ impl DemoDevice {
             dc_bus_v: round1(dc_bus),
             temperature_c: round1(temperature),
             fault_code: fault,
-            schedule_version: Some(1),
+            schedule_version: Some(control.schedule_version.unwrap_or(1)),
             extra: Default::default(),
         }
     }

@@ -263,6 +263,17 @@ async fn asset_or_not_found(
     handler(request).await.into_response()
 }
 
+/// This server's own address, for the demo's devices: a wildcard listener is reached on
+/// the loopback interface.
+fn loopback_url(addr: std::net::SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", std::net::SocketAddr::new(ip, addr.port()))
+}
+
 /// Expires commands whose time to live passed, every few seconds (the ingest answers already
 /// skip them; this records the outcome and its event).
 async fn expire_commands(
@@ -303,6 +314,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(crate::demo::keep_alive(
             db.clone(),
             state.ingest.writer.clone(),
+            loopback_url(args.addr),
         ));
     }
     tokio::spawn(purge_ended_sessions(db.clone()));

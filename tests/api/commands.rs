@@ -488,3 +488,76 @@ async fn with_a_particle_token_connected_devices_run_commands_at_once_and_others
     let (_, answer) = post(&app, offline, reading(0)).await;
     assert_eq!(answer["commands"][0]["kind"], "stop", "{answer}");
 }
+
+#[tokio::test]
+async fn a_simulated_device_fetches_its_new_schedule_runs_a_command_and_acknowledges_both() {
+    let app = spawn_app_with(|_| {}).await;
+    // Seeded as of 8 days ago: the simulator's clock (at full rate) starts a week back, and
+    // a report only counts when it is newer than the last one.
+    let seeded = chrono::Utc::now() - chrono::Duration::days(8);
+    sunfleet::demo::seed(&app.db, seeded, 240, 0)
+        .await
+        .expect("seed");
+    let fleet = sunfleet::demo::Fleet::generate_n(seeded, sunfleet::demo::SEED, 240);
+    let device = fleet
+        .devices
+        .iter()
+        .find(|d| d.reports_live())
+        .expect("a reporting demo device")
+        .id
+        .to_string();
+
+    let windows = json!([{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                          "start": "05:00", "end": "09:30", "action": "setpoint", "setpoint": 80}]);
+    let (status, saved) = json_response(
+        app.admin.apply(
+            app.client
+                .post(app.url("/api/schedule_save"))
+                .header("content-type", "application/json")
+                .body(json!({"id": device, "windows": windows}).to_string()),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["version"], 2);
+    let (status, sent) = send(
+        &app,
+        &[("id", &device), ("kind", "set_speed"), ("percent", "40")],
+    )
+    .await;
+    assert_eq!(status, 200, "{sent}");
+
+    let summary = sunfleet::simulate::run(sunfleet::simulate::SimulateArgs {
+        url: app.url(""),
+        devices: 240,
+        rate: sunfleet::simulate::Rate::Max,
+        via: sunfleet::simulate::Via::Particle,
+        duration: std::time::Duration::from_secs(3),
+        connections: 8,
+        secret: sunfleet::demo::DEMO_INTEGRATION_SECRET.into(),
+        duplicates: 0.0,
+        reorder: 0.0,
+        quiet: true,
+        live_only: false,
+    })
+    .await
+    .expect("simulate");
+    assert_eq!(summary.acked, summary.sent, "{summary}");
+    assert!(summary.commands >= 1 && summary.schedules >= 1, "{summary}");
+
+    let list = commands(&app, &device).await;
+    assert_eq!(list["commands"][0]["state"], "acked", "{list}");
+    let (_, schedule) = app.post_fn("/api/schedule", &[("id", &device)]).await;
+    assert_eq!(schedule["sync"]["state"], "in_sync", "{schedule}");
+    assert_eq!(schedule["reported"], 2);
+    let events = kinds(&app, &device).await;
+    for kind in [
+        "schedule_changed",
+        "command_queued",
+        "command_delivered",
+        "command_acked",
+        "schedule_synced",
+    ] {
+        assert!(events.contains(&kind.to_string()), "{kind} in {events:?}");
+    }
+}

@@ -572,6 +572,7 @@ async fn the_fleet_simulator_drives_the_demo_fleet_through_both_paths() {
             duplicates: 0.05,
             reorder: 0.05,
             quiet: true,
+            live_only: false,
         };
         let summary = sunfleet::simulate::run(args).await.expect("simulate");
         assert!(summary.sent > 50, "{summary}");

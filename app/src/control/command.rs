@@ -399,16 +399,22 @@ mod tests {
         assert_eq!(
             good,
             vec![
-                Ack {
-                    id: 17,
-                    ok: true,
-                    error: None
-                },
-                Ack {
-                    id: 18,
-                    ok: false,
-                    error: Some("motor jammed".into())
-                },
+                (
+                    0,
+                    Ack {
+                        id: 17,
+                        ok: true,
+                        error: None
+                    }
+                ),
+                (
+                    1,
+                    Ack {
+                        id: 18,
+                        ok: false,
+                        error: Some("motor jammed".into())
+                    }
+                ),
             ]
         );
         assert_eq!(

@@ -7,6 +7,7 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod cache;
 pub mod command;
+pub mod command_card;
 #[cfg(feature = "ssr")]
 pub mod command_store;
 pub mod commands_api;

@@ -256,6 +256,19 @@ impl Schedule {
     pub fn specs(&self) -> Vec<WindowSpec> {
         self.windows.iter().map(Window::spec).collect()
     }
+
+    /// What the schedule does at a local minute of the week (0 = Monday 00:00): a device's
+    /// view, needing no timezone database once it knows its UTC offset.
+    pub fn action_at(&self, minute_of_week: u32) -> Option<Action> {
+        let m = minute_of_week % MINUTES_PER_WEEK;
+        self.windows.iter().find_map(|w| {
+            w.week_spans()
+                .any(|(start, end)| {
+                    (start..end).contains(&m) || (start..end).contains(&(m + MINUTES_PER_WEEK))
+                })
+                .then_some(w.action)
+        })
+    }
 }
 
 /// Starting points for the editor: (name, what it does, windows).
@@ -431,6 +444,34 @@ mod tests {
         ])
         .unwrap_err();
         assert!(e.message.contains("sat"), "{e}");
+    }
+
+    #[test]
+    fn a_device_finds_what_to_do_at_any_minute_of_the_week() {
+        let schedule = Schedule::parse(&[
+            test_window(&["mon"], "06:00", "10:00"),
+            WindowSpec {
+                action: ActionSpec {
+                    action: "setpoint".into(),
+                    setpoint: Some(60),
+                },
+                ..test_window(&["sun"], "22:00", "02:00")
+            },
+        ])
+        .unwrap();
+        assert_eq!(schedule.action_at(6 * 60), Some(Action::Run));
+        assert_eq!(schedule.action_at(10 * 60), None, "the end is exclusive");
+        let sunday_23h = 6 * 1440 + 23 * 60;
+        assert_eq!(
+            schedule.action_at(sunday_23h),
+            Some(Action::Setpoint { setpoint: 60 })
+        );
+        // Monday 01:00 is still Sunday night's window, wrapped.
+        assert_eq!(
+            schedule.action_at(60),
+            Some(Action::Setpoint { setpoint: 60 })
+        );
+        assert_eq!(schedule.action_at(3 * 60), None);
     }
 
     #[test]

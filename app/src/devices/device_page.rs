@@ -129,6 +129,7 @@ fn DeviceView(device: DeviceDetail, actions: Actions) -> impl IntoView {
                     <crate::charts::ChartPanel path=format!("/devices/{}", full.id) device=Some(full.id.to_string()) />
                 </section>
                 <crate::control::schedule_card::ScheduleCard id=full.id.to_string() />
+                <crate::control::command_card::CommandCard id=full.id.to_string() />
                 <LocationCard device=full actions />
                 {manage}
             </div>

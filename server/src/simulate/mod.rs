@@ -5,9 +5,15 @@
 //! physics is the demo's: a solar curve by latitude and time of day with clouds, scheduled
 //! motor runs in local time, grid draw at night, faults. Like Particle, it sometimes
 //! delivers a reading twice and sometimes out of order.
+//!
+//! Each device is also a controller ([`controller`]): it fetches a newer schedule when an
+//! answer says one waits and runs its motor by it, runs the commands answers hand it and
+//! acknowledges them in its next status, so sync states and acks move as in the field.
+
+pub mod controller;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration as StdDuration, Instant};
 
 use anyhow::Context as _;
@@ -20,6 +26,11 @@ use tokio::sync::{mpsc, Mutex};
 use sunfleet_app::telemetry::model::Status;
 
 use crate::demo::{demo_token, DemoDevice, Fleet, DEMO_INTEGRATION_SECRET};
+use controller::{Controller, Fetched};
+
+/// Each device's controller state, shared by the producer (readings, acks) and the workers
+/// (answers, fetches).
+type Controllers = Arc<Vec<StdMutex<Controller>>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Via {
@@ -62,6 +73,10 @@ pub struct SimulateArgs {
     /// No progress line (for scripts).
     #[arg(long)]
     pub quiet: bool,
+    /// Only the devices the demo keeps reporting (the demo's own live feed); by default
+    /// silent demo devices report too, coming back online.
+    #[arg(skip)]
+    pub live_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -109,6 +124,9 @@ pub struct Summary {
     pub elapsed: StdDuration,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// Commands the devices ran, and schedules they fetched.
+    pub commands: u64,
+    pub schedules: u64,
 }
 
 impl std::fmt::Display for Summary {
@@ -117,7 +135,8 @@ impl std::fmt::Display for Summary {
         write!(
             f,
             "sent {} in {:.1} s ({:.0}/s): acked {} (of which repeats {}), rejected {}, \
-             busy (503) {}, failed {}; ack latency p50 {:.1} ms, p99 {:.1} ms",
+             busy (503) {}, failed {}; ack latency p50 {:.1} ms, p99 {:.1} ms; \
+             commands run {}, schedules fetched {}",
             self.sent,
             secs,
             self.sent as f64 / secs,
@@ -127,7 +146,9 @@ impl std::fmt::Display for Summary {
             self.busy,
             self.failed,
             self.p50_ms,
-            self.p99_ms
+            self.p99_ms,
+            self.commands,
+            self.schedules
         )
     }
 }
@@ -142,11 +163,16 @@ struct Counters {
     failed: AtomicU64,
 }
 
-/// One request to make.
+/// One request to make: a reading and the acknowledgements it carries.
+#[derive(Clone)]
 struct Post {
     device: usize,
     reading: Status,
+    acks: Vec<u64>,
 }
+
+/// Latencies kept for the percentiles (a long run keeps a sample).
+const MAX_LATENCIES: usize = 1_000_000;
 
 pub async fn run(args: SimulateArgs) -> anyhow::Result<Summary> {
     if args.devices == 0 || args.connections == 0 {
@@ -169,6 +195,11 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<Summary> {
         crate::demo::SEED,
         args.devices,
     ));
+    let controllers: Controllers = Arc::new(
+        (0..fleet.devices.len())
+            .map(|_| StdMutex::new(Controller::new(1)))
+            .collect(),
+    );
     let counters = Arc::new(Counters::default());
     let (tx, rx) = mpsc::channel::<Post>(args.connections * 4);
     let rx = Arc::new(Mutex::new(rx));
@@ -177,8 +208,13 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<Summary> {
 
     let mut workers = Vec::new();
     for _ in 0..args.connections {
-        let (rx, client, fleet, counters) =
-            (rx.clone(), client.clone(), fleet.clone(), counters.clone());
+        let (rx, client, fleet, counters, controllers) = (
+            rx.clone(),
+            client.clone(),
+            fleet.clone(),
+            counters.clone(),
+            controllers.clone(),
+        );
         let (url, secret, via) = (url.clone(), args.secret.clone(), args.via);
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -188,13 +224,22 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<Summary> {
                 };
                 let device = &fleet.devices[post.device];
                 let sent = Instant::now();
-                let outcome = send(&client, &url, via, &secret, device, &post.reading).await;
-                latencies.push(sent.elapsed().as_micros() as u32);
+                let outcome = send(&client, &url, via, &secret, device, &post).await;
+                if latencies.len() < MAX_LATENCIES {
+                    latencies.push(sent.elapsed().as_micros() as u32);
+                }
                 counters.sent.fetch_add(1, Ordering::Relaxed);
                 let counter = match outcome {
-                    Outcome::Acked { repeat } => {
+                    Outcome::Acked { repeat, answer } => {
                         if repeat {
                             counters.duplicates.fetch_add(1, Ordering::Relaxed);
+                        }
+                        let fetch = controllers[post.device]
+                            .lock()
+                            .expect("BUG: poisoned")
+                            .on_answer(&answer, post.reading.time);
+                        if fetch {
+                            fetch_schedule(&client, &url, device, &controllers[post.device]).await;
                         }
                         &counters.acked
                     }
@@ -229,7 +274,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<Summary> {
         })
     });
 
-    produce(&fleet, &args, tx, deadline).await;
+    produce(&fleet, &controllers, &args, tx, deadline).await;
     let mut latencies = Vec::new();
     for w in workers {
         latencies.extend(w.await.unwrap_or_default());
@@ -254,38 +299,58 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<Summary> {
         elapsed: started.elapsed(),
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
+        commands: controllers
+            .iter()
+            .map(|c| c.lock().expect("BUG: poisoned").commands_run)
+            .sum(),
+        schedules: controllers
+            .iter()
+            .map(|c| c.lock().expect("BUG: poisoned").schedules_fetched)
+            .sum(),
     })
 }
 
 /// Feeds readings to the workers until the deadline, at the chosen rate, with Particle's
 /// habits: now and then a repeat, now and then one held back until after the next.
-async fn produce(fleet: &Fleet, args: &SimulateArgs, tx: mpsc::Sender<Post>, deadline: Instant) {
+async fn produce(
+    fleet: &Fleet,
+    controllers: &Controllers,
+    args: &SimulateArgs,
+    tx: mpsc::Sender<Post>,
+    deadline: Instant,
+) {
     let mut rng = SmallRng::seed_from_u64(0x51u64 ^ Utc::now().timestamp() as u64);
-    let mut held: Vec<Option<Status>> = vec![None; fleet.devices.len()];
+    let mut held: Vec<Option<Post>> = vec![None; fleet.devices.len()];
     // Every device that was ever installed reports, including those the demo seeded as
     // silent: the simulator brings them back online. Devices never seen stay unseen.
     let live: Vec<usize> = (0..fleet.devices.len())
         .filter(|&i| fleet.devices[i].fate != crate::demo::Fate::NeverSeen)
+        .filter(|&i| !args.live_only || fleet.devices[i].reports_live())
         .collect();
-    let mut emit = |rng: &mut SmallRng, i: usize, reading: Status| -> Vec<Post> {
+    // The device's reading at `at` as its controller steers it, with the acks it owes.
+    let reading = |i: usize, at| {
+        let mut controller = controllers[i].lock().expect("BUG: poisoned");
+        let control = controller.control(at);
+        Post {
+            device: i,
+            reading: fleet.devices[i].reading_with(at, 0, control),
+            acks: controller.take_acks(),
+        }
+    };
+    let mut emit = |rng: &mut SmallRng, post: Post| -> Vec<Post> {
+        let i = post.device;
         let mut out = Vec::with_capacity(3);
         if rng.random_bool(args.reorder.clamp(0.0, 1.0)) && held[i].is_none() {
-            held[i] = Some(reading);
+            held[i] = Some(post);
             return out;
         }
         let repeat = rng.random_bool(args.duplicates.clamp(0.0, 1.0));
-        out.push(Post {
-            device: i,
-            reading: reading.clone(),
-        });
+        out.push(post.clone());
         if let Some(late) = held[i].take() {
-            out.push(Post {
-                device: i,
-                reading: late,
-            });
+            out.push(late);
         }
         if repeat {
-            out.push(Post { device: i, reading });
+            out.push(post);
         }
         out
     };
@@ -307,8 +372,7 @@ async fn produce(fleet: &Fleet, args: &SimulateArgs, tx: mpsc::Sender<Post>, dea
                     if Instant::now() >= deadline {
                         break 'outer;
                     }
-                    let reading = fleet.devices[i].reading_at(at, 0);
-                    for post in emit(&mut rng, i, reading) {
+                    for post in emit(&mut rng, reading(i, at)) {
                         if tx.send(post).await.is_err() {
                             break 'outer;
                         }
@@ -332,8 +396,7 @@ async fn produce(fleet: &Fleet, args: &SimulateArgs, tx: mpsc::Sender<Post>, dea
                     if Instant::now() >= deadline {
                         break 'minutes;
                     }
-                    let reading = fleet.devices[i].reading_at(minute, 0);
-                    for post in emit(&mut rng, i, reading) {
+                    for post in emit(&mut rng, reading(i, minute)) {
                         if tx.send(post).await.is_err() {
                             break 'minutes;
                         }
@@ -352,7 +415,10 @@ async fn produce(fleet: &Fleet, args: &SimulateArgs, tx: mpsc::Sender<Post>, dea
 }
 
 enum Outcome {
-    Acked { repeat: bool },
+    Acked {
+        repeat: bool,
+        answer: serde_json::Value,
+    },
     Rejected,
     Busy,
     Failed,
@@ -364,11 +430,15 @@ async fn send(
     via: Via,
     secret: &str,
     device: &DemoDevice,
-    reading: &Status,
+    post: &Post,
 ) -> Outcome {
+    let mut status = post.reading.to_json();
+    if !post.acks.is_empty() {
+        status["acks"] = serde_json::json!(post.acks);
+    }
     let request = match via {
         Via::Particle => {
-            let body = particle_event(device, reading);
+            let body = particle_event(device, &post.reading, &status);
             client
                 .post(format!("{url}/ingest/particle"))
                 .header("content-type", "application/json")
@@ -382,7 +452,7 @@ async fn send(
                 "authorization",
                 format!("Bearer {}", demo_token(&device.id)),
             )
-            .body(reading.to_json().to_string()),
+            .body(status.to_string()),
     };
     let Ok(response) = request.send().await else {
         return Outcome::Failed;
@@ -392,6 +462,7 @@ async fn send(
     match status {
         200 => Outcome::Acked {
             repeat: body.contains("\"duplicates\":1"),
+            answer: serde_json::from_str(&body).unwrap_or_default(),
         },
         503 | 429 => Outcome::Busy,
         400..=499 => Outcome::Rejected,
@@ -399,11 +470,41 @@ async fn send(
     }
 }
 
-/// The webhook body Particle sends with its default template: `data` is a string.
-pub fn particle_event(device: &DemoDevice, reading: &Status) -> String {
+/// Fetches the device's schedule with its token and installs it (a failed fetch is tried
+/// again at the next answer that names the version).
+async fn fetch_schedule(
+    client: &reqwest::Client,
+    url: &str,
+    device: &DemoDevice,
+    controller: &StdMutex<Controller>,
+) {
+    let response = client
+        .get(format!("{url}/ingest/v1/devices/{}/schedule", device.id))
+        .header(
+            "authorization",
+            format!("Bearer {}", demo_token(&device.id)),
+        )
+        .send()
+        .await;
+    let fetched = match response {
+        Ok(r) if r.status().is_success() => r
+            .bytes()
+            .await
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Fetched>(&b).ok()),
+        _ => None,
+    };
+    if let Some(fetched) = fetched {
+        controller.lock().expect("BUG: poisoned").install(fetched);
+    }
+}
+
+/// The webhook body Particle sends with its default template: `data` is a string (the
+/// device's status JSON, `status`, for `reading`).
+pub fn particle_event(device: &DemoDevice, reading: &Status, status: &serde_json::Value) -> String {
     serde_json::json!({
         "event": "status",
-        "data": reading.to_json().to_string(),
+        "data": status.to_string(),
         "coreid": device.id.as_str(),
         "published_at": reading.time.to_rfc3339(),
         "ttl": 60,

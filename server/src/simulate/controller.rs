@@ -1,0 +1,259 @@
+//! What a simulated controller keeps between posts, as real firmware would: the schedule it
+//! runs (fetched when an ingest answer says a newer version waits), what commands told it
+//! (a manual start or stop for a while, a speed), and the acknowledgements it owes.
+//!
+//! It speaks the device side of the protocol (README "Device protocol"): run each command
+//! id once, in id order, and acknowledge it in the next status; acknowledge again a command
+//! handed out again (the answer carrying the ack may have been lost); work out local time
+//! from the `utc_offsets` of the fetched schedule, with no timezone database.
+
+use std::collections::VecDeque;
+
+use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+use sunfleet_app::control::command::{Command, CommandOrder};
+use sunfleet_app::control::schedule::{Action, Schedule, WindowSpec};
+
+use crate::demo::Control;
+
+/// How long a manual start or stop holds before the schedule takes over again.
+pub const MANUAL_FOR: Duration = Duration::minutes(60);
+/// Command ids remembered as run (a device keeps a short list).
+const REMEMBERED: usize = 64;
+
+/// A schedule as `GET /ingest/v1/devices/{id}/schedule` gives it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Fetched {
+    pub version: u64,
+    pub windows: Vec<WindowSpec>,
+    pub utc_offsets: Vec<Offset>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Offset {
+    pub from: DateTime<Utc>,
+    pub offset_min: i32,
+}
+
+#[derive(Debug, Clone)]
+struct Installed {
+    version: u64,
+    schedule: Schedule,
+    offsets: Vec<Offset>,
+}
+
+impl Installed {
+    /// The local minute of the week at `at`, by the offsets (the first one also covers
+    /// earlier instants).
+    fn minute_of_week(&self, at: DateTime<Utc>) -> u32 {
+        let offset = self
+            .offsets
+            .iter()
+            .rev()
+            .find(|o| o.from <= at)
+            .or(self.offsets.first())
+            .map_or(0, |o| o.offset_min);
+        let local = at + Duration::minutes(offset as i64);
+        local.weekday().num_days_from_monday() * 24 * 60 + local.hour() * 60 + local.minute()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Controller {
+    installed: Option<Installed>,
+    /// The version reported when nothing was fetched (the seeded schedule, 1).
+    built_in_version: u64,
+    manual: Option<(bool, DateTime<Utc>)>,
+    speed: Option<u8>,
+    owed: Vec<u64>,
+    done: VecDeque<u64>,
+    /// A fetch was asked for (a newer version, or a sync_schedule command).
+    want_fetch: bool,
+    pub commands_run: u64,
+    pub schedules_fetched: u64,
+}
+
+impl Controller {
+    pub fn new(built_in_version: u64) -> Self {
+        Self {
+            built_in_version,
+            ..Self::default()
+        }
+    }
+
+    pub fn version(&self) -> u64 {
+        self.installed
+            .as_ref()
+            .map_or(self.built_in_version, |i| i.version)
+    }
+
+    /// How the reading at `at` is steered.
+    pub fn control(&self, at: DateTime<Utc>) -> Control {
+        let scheduled = self
+            .installed
+            .as_ref()
+            .map(|i| i.schedule.action_at(i.minute_of_week(at)));
+        let mut control = Control {
+            run: scheduled.map(|a| a.is_some()),
+            speed_pct: match scheduled {
+                Some(Some(Action::Setpoint { setpoint })) => Some(setpoint),
+                _ => None,
+            },
+            schedule_version: Some(self.version() as i64),
+        };
+        if let Some((on, _)) = self.manual.filter(|(_, until)| at < *until) {
+            control.run = Some(on);
+        }
+        if let Some(speed) = self.speed {
+            control.speed_pct = Some(speed);
+        }
+        control
+    }
+
+    /// The acknowledgements to put in the next status (taken: a lost post makes the server
+    /// hand the command out again, and it is acknowledged again then).
+    pub fn take_acks(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.owed)
+    }
+
+    /// Reads an ingest answer: runs new commands (in id order), owes their acks, and says
+    /// whether to fetch the schedule.
+    pub fn on_answer(&mut self, answer: &Value, at: DateTime<Utc>) -> bool {
+        let mut orders: Vec<CommandOrder> = answer
+            .get("commands")
+            .and_then(|c| serde_json::from_value(c.clone()).ok())
+            .unwrap_or_default();
+        orders.sort_by_key(|o| o.id);
+        for order in orders {
+            if !self.done.contains(&order.id) {
+                self.run(order.command, at);
+                self.done.push_back(order.id);
+                if self.done.len() > REMEMBERED {
+                    self.done.pop_front();
+                }
+                self.commands_run += 1;
+            }
+            if !self.owed.contains(&order.id) {
+                self.owed.push(order.id);
+            }
+        }
+        if let Some(v) = answer
+            .get("schedule")
+            .and_then(|s| s.get("version"))
+            .and_then(Value::as_u64)
+        {
+            if v != self.version() {
+                self.want_fetch = true;
+            }
+        }
+        std::mem::take(&mut self.want_fetch)
+    }
+
+    fn run(&mut self, command: Command, at: DateTime<Utc>) {
+        match command {
+            Command::Start => self.manual = Some((true, at + MANUAL_FOR)),
+            Command::Stop => self.manual = Some((false, at + MANUAL_FOR)),
+            Command::SetSpeed { percent } => self.speed = Some(percent),
+            // A restart forgets what commands said.
+            Command::Reboot => {
+                self.manual = None;
+                self.speed = None;
+            }
+            Command::SyncSchedule => self.want_fetch = true,
+        }
+    }
+
+    /// Installs a fetched schedule (one that does not parse is ignored: the device keeps
+    /// what it runs, and its reported version shows that).
+    pub fn install(&mut self, fetched: Fetched) -> bool {
+        match Schedule::parse(&fetched.windows) {
+            Ok(schedule) => {
+                self.installed = Some(Installed {
+                    version: fetched.version,
+                    schedule,
+                    offsets: fetched.utc_offsets,
+                });
+                self.schedules_fetched += 1;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn denver_fetched() -> Fetched {
+        serde_json::from_value(json!({
+            "version": 2,
+            "windows": [{"days": ["wed"], "start": "06:00", "end": "12:00", "action": "run"},
+                        {"days": ["wed"], "start": "13:00", "end": "15:30", "action": "setpoint", "setpoint": 70}],
+            "utc_offsets": [{"from": "2026-11-23T00:00:00Z", "offset_min": -420},
+                            {"from": "2027-03-14T09:00:00Z", "offset_min": -360}]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_fetched_schedule_runs_by_local_time_from_the_offsets() {
+        let mut c = Controller::new(1);
+        assert!(c.install(denver_fetched()));
+        assert_eq!(c.version(), 2);
+        // Wednesday 25 Nov 2026, 07:00 MST = 14:00 UTC: in the first window.
+        let at = Utc.with_ymd_and_hms(2026, 11, 25, 14, 0, 0).unwrap();
+        assert_eq!(c.control(at).run, Some(true));
+        // 14:00 MST = 21:00 UTC: the 70 % window.
+        let at = Utc.with_ymd_and_hms(2026, 11, 25, 21, 0, 0).unwrap();
+        assert_eq!(
+            (c.control(at).run, c.control(at).speed_pct),
+            (Some(true), Some(70))
+        );
+        // After spring forward 07:00 MDT = 13:00 UTC.
+        let at = Utc.with_ymd_and_hms(2027, 3, 17, 13, 0, 0).unwrap();
+        assert_eq!(c.control(at).run, Some(true));
+        let at = Utc.with_ymd_and_hms(2027, 3, 17, 11, 30, 0).unwrap(); // 05:30 MDT
+        assert_eq!(c.control(at).run, Some(false));
+    }
+
+    #[test]
+    fn commands_run_once_in_id_order_and_are_acknowledged_each_time_they_come() {
+        let mut c = Controller::new(1);
+        let at = Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap();
+        let answer = json!({"commands": [{"id": 8, "kind": "set_speed", "percent": 40},
+                                         {"id": 7, "kind": "start"}]});
+        assert!(!c.on_answer(&answer, at));
+        assert_eq!(c.take_acks(), vec![7, 8]);
+        assert_eq!(c.commands_run, 2);
+        let control = c.control(at);
+        assert_eq!((control.run, control.speed_pct), (Some(true), Some(40)));
+        assert_eq!(
+            c.control(at + MANUAL_FOR).run,
+            None,
+            "the start holds an hour"
+        );
+        // Handed out again: not run again, acknowledged again.
+        c.on_answer(&answer, at);
+        assert_eq!(c.commands_run, 2);
+        assert_eq!(c.take_acks(), vec![7, 8]);
+        assert!(c.take_acks().is_empty());
+    }
+
+    #[test]
+    fn a_newer_version_or_a_sync_command_asks_for_a_fetch() {
+        let mut c = Controller::new(1);
+        let at = Utc::now();
+        assert!(!c.on_answer(&json!({"schedule": {"version": 1, "url": "/x"}}), at));
+        assert!(c.on_answer(&json!({"schedule": {"version": 2, "url": "/x"}}), at));
+        assert!(c.on_answer(
+            &json!({"commands": [{"id": 3, "kind": "sync_schedule"}]}),
+            at
+        ));
+        assert!(!c.on_answer(&json!({"accepted": 1}), at));
+    }
+}
