@@ -234,10 +234,20 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<Summary> {
                         if repeat {
                             counters.duplicates.fetch_add(1, Ordering::Relaxed);
                         }
-                        let fetch = controllers[post.device]
-                            .lock()
-                            .expect("BUG: poisoned")
-                            .on_answer(&answer, post.reading.time);
+                        let (fetch, acks) = {
+                            let mut controller =
+                                controllers[post.device].lock().expect("BUG: poisoned");
+                            let fetch = controller.on_answer(&answer, post.reading.time);
+                            (fetch, controller.take_acks())
+                        };
+                        // Like firmware that publishes its acks as soon as it has run the
+                        // commands, rather than with the next minute's status. Acks lost
+                        // here come back: the command is handed out again, and acked again.
+                        if !acks.is_empty() {
+                            let status = serde_json::json!({ "acks": acks });
+                            post_status(&client, &url, via, &secret, device, &status, Utc::now())
+                                .await;
+                        }
                         if fetch {
                             fetch_schedule(&client, &url, device, &controllers[post.device]).await;
                         }
@@ -436,9 +446,22 @@ async fn send(
     if !post.acks.is_empty() {
         status["acks"] = serde_json::json!(post.acks);
     }
+    post_status(client, url, via, secret, device, &status, post.reading.time).await
+}
+
+/// Posts one status body (a reading, acks, or both) as the device, through `via`.
+async fn post_status(
+    client: &reqwest::Client,
+    url: &str,
+    via: Via,
+    secret: &str,
+    device: &DemoDevice,
+    status: &serde_json::Value,
+    published_at: chrono::DateTime<Utc>,
+) -> Outcome {
     let request = match via {
         Via::Particle => {
-            let body = particle_event(device, &post.reading, &status);
+            let body = particle_event(device, status, published_at);
             client
                 .post(format!("{url}/ingest/particle"))
                 .header("content-type", "application/json")
@@ -457,9 +480,9 @@ async fn send(
     let Ok(response) = request.send().await else {
         return Outcome::Failed;
     };
-    let status = response.status().as_u16();
+    let code = response.status().as_u16();
     let body = response.text().await.unwrap_or_default();
-    match status {
+    match code {
         200 => Outcome::Acked {
             repeat: body.contains("\"duplicates\":1"),
             answer: serde_json::from_str(&body).unwrap_or_default(),
@@ -500,13 +523,17 @@ async fn fetch_schedule(
 }
 
 /// The webhook body Particle sends with its default template: `data` is a string (the
-/// device's status JSON, `status`, for `reading`).
-pub fn particle_event(device: &DemoDevice, reading: &Status, status: &serde_json::Value) -> String {
+/// device's status JSON).
+pub fn particle_event(
+    device: &DemoDevice,
+    status: &serde_json::Value,
+    published_at: chrono::DateTime<Utc>,
+) -> String {
     serde_json::json!({
         "event": "status",
         "data": status.to_string(),
         "coreid": device.id.as_str(),
-        "published_at": reading.time.to_rfc3339(),
+        "published_at": published_at.to_rfc3339(),
         "ttl": 60,
         "public": false,
         "userid": "5f0c0ffee0c0ffee0c0ffee0",
