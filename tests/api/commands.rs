@@ -337,10 +337,13 @@ async fn who_may_send_commands_follows_the_control_right() {
     assert_eq!(list["may_send"], true);
 }
 
+/// One function call Particle got: device, function, authorization header, `arg`.
+type Call = (String, String, String, String);
+
 /// What the Particle stand-in answers per device, and the calls it got.
 #[derive(Clone, Default)]
 struct FakeParticle {
-    calls: Arc<Mutex<Vec<(String, String, String, String)>>>,
+    calls: Arc<Mutex<Vec<Call>>>,
 }
 
 async fn particle_function(
