@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use super::command::{CommandState, CommandView, DEFAULT_TTL_S, TTL_CHOICES};
+use super::command::{CommandView, DEFAULT_TTL_S, TTL_CHOICES};
 use super::commands_api::{device_commands, CommandList, SendCommand};
 use crate::ui::{ActionError, ErrorBox, Loading};
 
@@ -99,16 +99,10 @@ fn Commands(list: CommandList, send: ServerAction<SendCommand>) -> impl IntoView
 #[component]
 fn CommandRow(c: CommandView) -> impl IntoView {
     let state = c.state.as_str();
-    let label = match c.state {
-        CommandState::Queued => "queued",
-        CommandState::Delivered => "delivered",
-        CommandState::Acked => "acked",
-        CommandState::Failed => "failed",
-        CommandState::Expired => "expired",
-    };
-    let pending = match c.state {
-        CommandState::Queued | CommandState::Delivered => format!("until {}", c.expires),
-        _ => String::new(),
+    let pending = if c.state.is_open() {
+        format!("until {}", c.expires)
+    } else {
+        String::new()
     };
     view! {
         <tr class="command-row" data-state=state data-id=c.id>
@@ -118,7 +112,7 @@ fn CommandRow(c: CommandView) -> impl IntoView {
                 {c.note.map(|n| view! { <span class="sub">{n}</span> })}
             </td>
             <td data-label="State">
-                <span class=format!("badge cmd-{state}")>{label}</span>
+                <span class=format!("badge cmd-{state}")>{state}</span>
                 <span class="sub">{pending}</span>
             </td>
             <td data-label="Sent">{c.created} <span class="sub">{c.created_by}</span></td>
