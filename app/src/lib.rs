@@ -10,6 +10,7 @@ pub mod charts;
 pub mod control;
 pub mod devices;
 pub mod error;
+pub mod history;
 pub mod home;
 pub mod map;
 pub mod orgs;
@@ -28,6 +29,7 @@ use accounts::{AccountPage, ApiDocsPage, KeysPage, LoginPage, UsersPage, Welcome
 use audit::AuditPage;
 use charts::ChartsPage;
 use devices::{DevicePage, FleetPage, ImportPage, RegisterPage};
+use history::HistoryPage;
 use home::HomePage;
 use orgs::OrgsPage;
 use ui::{Layout, NotFound};
@@ -74,6 +76,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("orgs") view=OrgsPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("users") view=UsersPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("keys") view=KeysPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("history") view=HistoryPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("api-docs") view=ApiDocsPage ssr=SsrMode::Async />
                     <Route

@@ -78,6 +78,23 @@ test("a dealer draws a window, saves, sends a command, and sees the simulated de
     );
   }).toPass({ timeout: 150_000, intervals: [5_000] });
   await expect(card.locator("ul.next-runs li").first()).toBeVisible();
+
+  // The device's history tells the whole story, newest first.
+  const id = decodeURIComponent(page.url().split("/devices/")[1]);
+  await page.goto(`/history?device=${encodeURIComponent(id)}&range=1h`);
+  await hydrated(page);
+  for (const kind of [
+    "schedule_changed",
+    "command_queued",
+    "command_delivered",
+    "command_acked",
+    "schedule_synced",
+  ]) {
+    await expect(page.locator(`table.history tbody tr[data-kind="${kind}"]`).first()).toBeVisible();
+  }
+  await expect(page.locator('tr[data-kind="command_acked"]').first()).toContainText(
+    "set the speed to 40 %",
+  );
   expect(errors).toEqual([]);
 });
 

@@ -62,6 +62,10 @@ enum Command {
         /// Also write the device ids, one per line, to this file (for load-test scripts).
         #[arg(long)]
         ids_out: Option<std::path::PathBuf>,
+        /// Also write this many synthetic events over the last 90 days (for load tests of
+        /// the history).
+        #[arg(long, default_value_t = 0)]
+        events: usize,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -115,8 +119,9 @@ pub async fn run() -> ExitCode {
             days,
             history_devices,
             ids_out,
+            events,
             db,
-        } => seed(devices, days, history_devices, ids_out, db).await,
+        } => seed(devices, days, history_devices, ids_out, events, db).await,
         Command::Simulate(args) => crate::simulate::run(args).await.map(|summary| {
             println!("{summary}");
         }),
@@ -246,6 +251,7 @@ async fn seed(
     days: i64,
     history_devices: Option<usize>,
     ids_out: Option<std::path::PathBuf>,
+    events: usize,
     db: DbArgs,
 ) -> anyhow::Result<()> {
     if !(0..=366).contains(&days) {
@@ -259,8 +265,11 @@ async fn seed(
     if days > 0 {
         sunfleet_app::db::set_flag(&db, "demo_seeded").await?;
     }
+    let fleet = crate::demo::Fleet::generate_n(now, crate::demo::SEED, devices);
+    if events > 0 {
+        crate::demo::seed_events(&db, &fleet, events, 90, now).await?;
+    }
     if let Some(path) = ids_out {
-        let fleet = crate::demo::Fleet::generate_n(now, crate::demo::SEED, devices);
         let ids: String = fleet
             .devices
             .iter()

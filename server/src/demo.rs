@@ -311,6 +311,7 @@ struct SeedWriter<'a> {
     hours: Vec<RollupRecord>,
     days: Vec<RollupRecord>,
     statuses: Vec<StatusRecord>,
+    events: Vec<sunfleet_app::telemetry::store::EventRecord>,
     readings: usize,
     rollups: usize,
 }
@@ -323,6 +324,7 @@ impl<'a> SeedWriter<'a> {
             hours: Vec::new(),
             days: Vec::new(),
             statuses: Vec::new(),
+            events: Vec::new(),
             readings: 0,
             rollups: 0,
         }
@@ -341,6 +343,7 @@ impl<'a> SeedWriter<'a> {
             return Ok(());
         };
         self.statuses.push(device.status_of(last, now));
+        self.events.extend(device.history_events(&readings, now));
         let samples: Vec<Sample> = readings.iter().map(Sample::from).collect();
         let hours = rollup::increments(None, &samples, &device.tz);
         for (start, (date, day)) in rollup::days_of(&hours, &device.tz) {
@@ -377,6 +380,10 @@ impl<'a> SeedWriter<'a> {
             std::mem::take(&mut self.days),
         )
         .await?;
+        // Events in small statements: one large insert with six history keys each is slow.
+        for chunk in std::mem::take(&mut self.events).chunks(1_000) {
+            sunfleet_app::history::store::insert(self.db, chunk.to_vec()).await?;
+        }
         Ok(())
     }
 
@@ -649,6 +656,110 @@ impl Fleet {
 }
 
 impl DemoDevice {
+    /// The events the seeded history of this device implies, as the live write path would
+    /// have written them: installation (by its dealer), the first reading, faults raised and
+    /// cleared, silences longer than the offline timeout and the returns after them.
+    pub fn history_events(
+        &self,
+        readings: &[Status],
+        now: DateTime<Utc>,
+    ) -> Vec<sunfleet_app::telemetry::store::EventRecord> {
+        use sunfleet_app::devices::model::fault_label;
+        let event = |time, kind: &str, severity: &str, message: String, actor: Option<&str>| {
+            sunfleet_app::telemetry::store::EventRecord {
+                time,
+                device: Some(self.id.as_str().to_string()),
+                org: Some(self.record.owner.clone()),
+                kind: kind.into(),
+                severity: severity.into(),
+                message,
+                actor: actor.map(String::from),
+            }
+        };
+        let mut events = Vec::new();
+        if let Some(at) = self.record.installed_at {
+            events.push(event(
+                at,
+                "device_registered",
+                "info",
+                format!("registered {} ({})", self.id, self.record.name),
+                Some("dealer@sunfleet.example"),
+            ));
+        }
+        let timeout = Duration::seconds(self.record.offline_timeout_s);
+        let mut previous: Option<&Status> = None;
+        for r in readings {
+            match previous {
+                None => events.push(event(
+                    r.time,
+                    "online",
+                    "info",
+                    "first reading received".into(),
+                    None,
+                )),
+                Some(p) if r.time - p.time > timeout => {
+                    events.push(event(
+                        p.time + timeout,
+                        "offline",
+                        "warning",
+                        format!(
+                            "no data for {} min (offline after {} min)",
+                            timeout.num_minutes(),
+                            timeout.num_minutes()
+                        ),
+                        None,
+                    ));
+                    events.push(event(
+                        r.time,
+                        "online",
+                        "info",
+                        format!(
+                            "back online; the reading before was at {}",
+                            p.time.to_rfc3339()
+                        ),
+                        None,
+                    ));
+                }
+                Some(_) => {}
+            }
+            let before = previous.and_then(|p| p.fault_code);
+            if r.fault_code != before {
+                if let Some(code) = r.fault_code {
+                    events.push(event(
+                        r.time,
+                        "fault",
+                        "critical",
+                        format!("fault {code}: {}", fault_label(code)),
+                        None,
+                    ));
+                } else if let Some(code) = before {
+                    events.push(event(
+                        r.time,
+                        "fault_cleared",
+                        "info",
+                        format!("fault {code} cleared: {}", fault_label(code)),
+                        None,
+                    ));
+                }
+            }
+            previous = Some(r);
+        }
+        if let Some(last) = previous.filter(|l| now - l.time > timeout) {
+            events.push(event(
+                last.time + timeout,
+                "offline",
+                "warning",
+                format!(
+                    "no data for {} min (offline after {} min)",
+                    timeout.num_minutes(),
+                    timeout.num_minutes()
+                ),
+                None,
+            ));
+        }
+        events
+    }
+
     /// Reading times in the `days` ending at `end` (inclusive) this device reports.
     pub fn readings_until(&self, end: DateTime<Utc>, days: i64) -> Vec<DateTime<Utc>> {
         let minutes = days * 24 * 60;
@@ -838,6 +949,105 @@ pub fn local_midnight(tz: &Tz, at: DateTime<Utc>) -> DateTime<Utc> {
         .earliest()
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or(at)
+}
+
+/// Writes `n` events spread over the `days` before `now` across `fleet`'s devices — faults
+/// raised and cleared, offline and back, commands and their acks, schedule saves — in the
+/// shapes the application writes them: to measure the history at millions of events.
+pub async fn seed_events(
+    db: &Db,
+    fleet: &Fleet,
+    n: usize,
+    days: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    use sunfleet_app::devices::model::fault_label;
+    use sunfleet_app::telemetry::store::EventRecord;
+    const BATCH: usize = 10_000;
+    anyhow::ensure!(!fleet.devices.is_empty(), "--events needs devices");
+    let started = Instant::now();
+    let mut rng = SmallRng::seed_from_u64(SEED ^ 0xe7e7);
+    let span_ms = Duration::days(days.max(1)).num_milliseconds();
+    let mut written = 0;
+    while written < n {
+        let batch: Vec<EventRecord> = (written..(written + BATCH).min(n))
+            .map(|_| {
+                let d = &fleet.devices[rng.random_range(0..fleet.devices.len())];
+                let time = now - Duration::milliseconds(rng.random_range(0..span_ms));
+                let code = rng.random_range(1..=12);
+                let command = rng.random_range(1..100_000);
+                let (kind, severity, message, actor) = match rng.random_range(0..10) {
+                    0 => (
+                        "fault",
+                        "critical",
+                        format!("fault {code}: {}", fault_label(code)),
+                        None,
+                    ),
+                    1 => (
+                        "fault_cleared",
+                        "info",
+                        format!("fault {code} cleared: {}", fault_label(code)),
+                        None,
+                    ),
+                    2 => (
+                        "offline",
+                        "warning",
+                        "no data for 11 min (offline after 10 min)".to_string(),
+                        None,
+                    ),
+                    3 | 4 => ("online", "info", "back online".to_string(), None),
+                    5 => (
+                        "command_queued",
+                        "info",
+                        format!("command {command}: start, expires in 1 h"),
+                        Some("dealer@example.com".to_string()),
+                    ),
+                    6 => (
+                        "command_delivered",
+                        "info",
+                        format!("command {command} delivered"),
+                        None,
+                    ),
+                    7 => (
+                        "command_acked",
+                        "info",
+                        format!("command {command} (start) acknowledged"),
+                        None,
+                    ),
+                    8 => (
+                        "schedule_changed",
+                        "info",
+                        "schedule version 3: 2 windows".to_string(),
+                        Some("customer@example.com".to_string()),
+                    ),
+                    _ => (
+                        "device_located",
+                        "info",
+                        format!("located at {:.5}, {:.5} (geolocation)", d.lat, d.lon),
+                        Some("dealer@example.com".to_string()),
+                    ),
+                };
+                EventRecord {
+                    time,
+                    device: Some(d.id.as_str().to_string()),
+                    org: Some(d.record.owner.clone()),
+                    kind: kind.into(),
+                    severity: severity.into(),
+                    message,
+                    actor,
+                }
+            })
+            .collect();
+        written += batch.len();
+        sunfleet_app::history::store::insert(db, batch).await?;
+        if written % 500_000 == 0 || written == n {
+            eprintln!(
+                "events: {written}/{n} written ({:.0}/s)",
+                written as f64 / started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -146,7 +146,10 @@ fn open_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
 
 /// Routes behind the gate that are neither pages nor server functions: (method, path, handler).
 fn gated_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
-    vec![(Method::GET, "/fleet.csv", get(fleet_csv))]
+    vec![
+        (Method::GET, "/fleet.csv", get(fleet_csv)),
+        (Method::GET, "/history.csv", get(history_csv)),
+    ]
 }
 
 /// The Fleet as CSV, for the same query string as the Fleet page.
@@ -161,10 +164,29 @@ async fn fleet_csv(
     let query = query.unwrap_or_default();
     let result =
         sunfleet_app::devices::export::fleet_csv(&state.db, &state.fleet, &caller, &query).await;
+    csv_download("devices", result)
+}
+
+/// The event history as CSV, for the same query string as the History page.
+async fn history_csv(
+    State(state): State<AppState>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    caller: Option<axum::Extension<sunfleet_app::accounts::caller::Caller>>,
+) -> Response {
+    let Some(axum::Extension(caller)) = caller else {
+        return error_response(AppError::Unauthorized);
+    };
+    let query = query.unwrap_or_default();
+    let result = sunfleet_app::history::history_csv(&state.db, &caller, &query).await;
+    csv_download("history", result)
+}
+
+/// A CSV attachment named `sunfleet-{what}-{UTC time}.csv`, or the error as JSON.
+fn csv_download(what: &str, result: Result<String, AppError>) -> Response {
     match result {
         Ok(csv) => {
             let name = format!(
-                "sunfleet-devices-{}.csv",
+                "sunfleet-{what}-{}.csv",
                 chrono::Utc::now().format("%Y%m%d-%H%M")
             );
             (

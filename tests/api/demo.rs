@@ -28,6 +28,24 @@ async fn the_demo_fleet_is_seeded_once_with_a_month_of_history() {
         "some are in fault"
     );
 
+    // The history tells what the seeded month implies: faults raised and cleared, silences.
+    for (query, kind) in [
+        ("range=30d&kind=faults&severity=critical", "fault"),
+        ("range=30d&kind=faults&severity=info", "fault_cleared"),
+        ("range=30d&kind=connectivity&severity=warning", "offline"),
+    ] {
+        let (status, page) = app.post_fn("/api/history", &[("query", query)]).await;
+        assert_eq!(status, 200, "{page}");
+        assert!(
+            page["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == kind),
+            "{query}: {page}"
+        );
+    }
+
     let healthy = rows
         .iter()
         .find(|r| r["connectivity"] == "online" && r["fault_code"].is_null())

@@ -7,6 +7,7 @@ mod commands;
 mod demo;
 mod device;
 mod fleet;
+mod history;
 mod ingest;
 mod mail;
 mod manage;

@@ -637,6 +637,35 @@ fn rows() -> Vec<Row> {
             expect: fns([s(404), s(404), s(403), s(403)], s(403)),
         },
         Row {
+            method: "GET",
+            route: "/history",
+            request: Request::Get("/history"),
+            expect: pages(),
+        },
+        Row {
+            method: "POST",
+            route: "/api/history",
+            request: Request::Fn("/api/history", vec![("query", "device=SF-1-00002".into())]),
+            // Platte Well is the dealer's and the customer's, not the partner's (nor its key's).
+            expect: fns([s(200), s(404), s(200), s(200)], s(404)),
+        },
+        Row {
+            method: "GET",
+            route: "/history.csv",
+            request: Request::Get("/history.csv?device=SF-1-00002"),
+            expect: [
+                s(303),
+                s(200),
+                s(404),
+                s(200),
+                s(200),
+                s(303),
+                s(401),
+                s(401),
+                s(404),
+            ],
+        },
+        Row {
             method: "POST",
             route: "/api/audit",
             request: Request::Fn("/api/audit", vec![]),

@@ -13,4 +13,4 @@ pub use api::{
     ListCharts, LoadChart, SaveChart,
 };
 pub use page::{ChartsPage, SavedCharts};
-pub use view::{csv, ChartPanel};
+pub use view::{csv, local_to_utc, ChartPanel};

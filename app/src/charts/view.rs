@@ -260,7 +260,7 @@ fn Controls(
 
 /// A `datetime-local` value (browser-local wall time) as RFC 3339 UTC; unparsable text is
 /// passed on for the server to name.
-fn local_to_utc(value: &str) -> String {
+pub fn local_to_utc(value: &str) -> String {
     #[cfg(feature = "hydrate")]
     {
         let ms = js_sys::Date::parse(value);

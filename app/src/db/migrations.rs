@@ -16,6 +16,7 @@ const STEPS: &[&str] = &[
     include_str!("schema_v5.surql"),
     include_str!("schema_v6.surql"),
     include_str!("schema_v7.surql"),
+    include_str!("schema_v8.surql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = STEPS.len() as i64;

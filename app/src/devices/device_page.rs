@@ -130,6 +130,7 @@ fn DeviceView(device: DeviceDetail, actions: Actions) -> impl IntoView {
                 </section>
                 <crate::control::schedule_card::ScheduleCard id=full.id.to_string() />
                 <crate::control::command_card::CommandCard id=full.id.to_string() />
+                <crate::history::RecentEvents id=full.id.to_string() />
                 <LocationCard device=full actions />
                 {manage}
             </div>

@@ -75,7 +75,12 @@ fn Nav(me: Option<Me>) -> impl IntoView {
 }
 
 fn nav_links(persona: Persona) -> Vec<(&'static str, &'static str)> {
-    let mut links = vec![("/", "Home"), ("/fleet", "Fleet"), ("/charts", "Charts")];
+    let mut links = vec![
+        ("/", "Home"),
+        ("/fleet", "Fleet"),
+        ("/charts", "Charts"),
+        ("/history", "History"),
+    ];
     match persona {
         Persona::Admin => links.extend([
             ("/orgs", "Organisations"),

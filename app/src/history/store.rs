@@ -1,0 +1,321 @@
+//! Reading the event table a page at a time. Server-only.
+//!
+//! Every lane of the history (everything, one category, one device, one org, a device's or
+//! an org's category) has a string key on each event: the lane's prefix, the event's rank
+//! (newest first) and its id (schema step 8). A page is one range of one single-field
+//! index, read forward from the cursor and bounded by the time range, stopping after
+//! `limit` rows: its cost does not grow with the size of the table or the depth of the
+//! cursor. A scope of several orgs reads each org's lane and merges them.
+
+use chrono::{DateTime, Utc};
+use surrealdb::types::{RecordId, SurrealValue};
+
+use super::model::{Category, Cursor};
+use crate::db::{internal, Db};
+use crate::error::{AppError, Result};
+
+/// Which events a page walks.
+#[derive(Debug, Clone)]
+pub enum Lane {
+    /// Every event (admins without an org filter).
+    All,
+    /// One device's events…
+    Device(String),
+    /// …or the events of these orgs (a scope, or an org's subtree).
+    Orgs(Vec<RecordId>),
+}
+
+/// What to read.
+#[derive(Debug, Clone)]
+pub struct EventQuery {
+    pub lane: Lane,
+    /// Only this category (`None`: all).
+    pub category: Option<Category>,
+    /// Only these severities.
+    pub severities: Vec<String>,
+    /// Only events of these orgs (`None`: any); a device lane's scope check.
+    pub orgs: Option<Vec<RecordId>>,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, SurrealValue)]
+pub struct EventRow {
+    pub id: String,
+    pub time: DateTime<Utc>,
+    pub device: Option<String>,
+    pub org_name: Option<String>,
+    pub kind: String,
+    pub severity: String,
+    pub message: String,
+    pub actor: Option<String>,
+}
+
+impl EventRow {
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            time: self.time,
+            id: self.id.clone(),
+        }
+    }
+}
+
+/// One index lane: the key field (a constant) and the prefix of its keys.
+struct Key {
+    field: &'static str,
+    prefix: String,
+}
+
+/// The rank part of a key: 9e18 minus nanoseconds since 1970, 19 digits, as the database
+/// writes it (`fn::event_rank`).
+fn rank(time_ns: i64) -> String {
+    format!("{:019}", 9_000_000_000_000_000_000i64 - time_ns)
+}
+
+fn nanos(t: DateTime<Utc>) -> i64 {
+    t.timestamp_nanos_opt().unwrap_or(0).max(0)
+}
+
+fn keys(query: &EventQuery) -> Vec<Key> {
+    let category = query.category.map(Category::as_str);
+    let one = |field, prefix: String| Key { field, prefix };
+    match (&query.lane, category) {
+        (Lane::All, None) => vec![one("h_all", String::new())],
+        (Lane::All, Some(c)) => vec![one("h_category", format!("{c}|"))],
+        (Lane::Device(d), None) => vec![one("h_device", format!("{d}|"))],
+        (Lane::Device(d), Some(c)) => vec![one("h_device_category", format!("{d}|{c}|"))],
+        (Lane::Orgs(orgs), c) => orgs
+            .iter()
+            .map(|o| {
+                let org = crate::db::key_string(o);
+                match c {
+                    None => one("h_org", format!("{org}|")),
+                    Some(c) => one("h_org_category", format!("{org}|{c}|")),
+                }
+            })
+            .collect(),
+    }
+}
+
+/// The newest `limit` events of `query` after `before` (or from `query.to` back), newest
+/// first; events of one instant in id order.
+pub async fn page(
+    db: &Db,
+    query: &EventQuery,
+    before: Option<&Cursor>,
+    limit: usize,
+) -> Result<Vec<EventRow>> {
+    let keys = keys(query);
+    if keys.len() == 1 {
+        return lane(db, query, &keys[0], before, limit).await;
+    }
+    // Each org's lane holds the newest `limit` of that org; the page's are among them.
+    let mut tasks = tokio::task::JoinSet::new();
+    for key in keys {
+        let (db, query, before) = (db.clone(), query.clone(), before.cloned());
+        tasks.spawn(async move { lane(&db, &query, &key, before.as_ref(), limit).await });
+    }
+    let mut rows = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        rows.extend(done.map_err(|e| AppError::internal("event history", e))??);
+    }
+    rows.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| a.id.cmp(&b.id)));
+    rows.truncate(limit);
+    Ok(rows)
+}
+
+const SELECT: &str = "SELECT record::id(id) AS id, time, device, org.name AS org_name, kind, \
+     severity, message, actor FROM event WHERE";
+/// What the keys do not say.
+const FILTERS: &str = "AND severity IN $severities AND ($orgs IS NONE OR org IN $orgs)";
+
+async fn lane(
+    db: &Db,
+    query: &EventQuery,
+    key: &Key,
+    before: Option<&Cursor>,
+    limit: usize,
+) -> Result<Vec<EventRow>> {
+    let p = &key.prefix;
+    // Older than `to` (strictly), not older than `from`.
+    let first = format!("{p}{}", rank(nanos(query.to) - 1));
+    let end = format!("{p}{}", rank(nanos(query.from) - 1));
+    let after = before.map(|c| format!("{p}{}|{}", rank(nanos(c.time)), c.id));
+    let (start, op) = match after {
+        Some(after) if after >= first => (after, ">"),
+        _ => (first, ">="),
+    };
+    if start >= end {
+        return Ok(Vec::new());
+    }
+    // Put together from constants only; every value is bound.
+    let f = key.field;
+    let statement = [
+        SELECT,
+        f,
+        op,
+        "$start AND",
+        f,
+        "< $end",
+        FILTERS,
+        "ORDER BY",
+        f,
+        "LIMIT $limit",
+    ]
+    .join(" ");
+    let mut response = db
+        .query(statement)
+        .bind(("start", start))
+        .bind(("end", end))
+        .bind(("severities", query.severities.clone()))
+        .bind(("orgs", query.orgs.clone()))
+        .bind(("limit", limit as i64))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("event history"))?;
+    response.take(0).map_err(internal("event history"))
+}
+
+/// Writes events as they are (for `sunfleet seed --events`, which fills the table to
+/// measure the history at scale), in one statement.
+pub async fn insert(db: &Db, events: Vec<crate::telemetry::store::EventRecord>) -> Result<()> {
+    db.query("INSERT INTO event $events RETURN NONE")
+        .bind(("events", events))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("insert events"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::history::model::tests::KINDS;
+    use crate::telemetry::store::EventRecord;
+
+    async fn db() -> Db {
+        let db = crate::db::connect(&crate::db::DbConfig {
+            url: "mem://".into(),
+            user: None,
+            pass: None,
+        })
+        .await
+        .unwrap();
+        crate::db::migrate(&db).await.unwrap();
+        db
+    }
+
+    fn event(time: DateTime<Utc>, device: &str, org: &str, kind: &str) -> EventRecord {
+        EventRecord {
+            time,
+            device: Some(device.into()),
+            org: Some(RecordId::new("org", org)),
+            kind: kind.into(),
+            severity: "info".into(),
+            message: format!("{kind} of {device}"),
+            actor: None,
+        }
+    }
+
+    fn query(lane: Lane, now: DateTime<Utc>) -> EventQuery {
+        EventQuery {
+            lane,
+            category: None,
+            severities: vec!["info".into(), "warning".into(), "critical".into()],
+            orgs: None,
+            from: now - Duration::days(1),
+            to: now,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_database_files_every_kind_as_the_page_does() {
+        let db = db().await;
+        for (kind, category) in KINDS {
+            let mut r = db
+                .query("RETURN fn::event_category($k)")
+                .bind(("k", kind.to_string()))
+                .await
+                .unwrap();
+            let got: Option<String> = r.take(0).unwrap();
+            assert_eq!(got.as_deref(), Some(category.as_str()), "{kind}");
+        }
+    }
+
+    #[tokio::test]
+    async fn keys_rank_like_the_store_computes_them() {
+        let db = db().await;
+        let t = "2026-11-23T10:00:00.123456789Z".parse().unwrap();
+        insert(&db, vec![event(t, "SF-1", "farm", "fault")])
+            .await
+            .unwrap();
+        let mut r = db
+            .query("SELECT VALUE [h_all, h_device_category, h_org] FROM event")
+            .await
+            .unwrap();
+        let keys: Vec<Vec<String>> = r.take(0).unwrap();
+        let id = keys[0][0].split('|').nth(1).unwrap().to_string();
+        let rank = rank(nanos(t));
+        assert_eq!(
+            keys[0],
+            [
+                format!("{rank}|{id}"),
+                format!("SF-1|faults|{rank}|{id}"),
+                format!("farm|{rank}|{id}")
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn pages_run_newest_first_within_the_range_and_lane() {
+        let db = db().await;
+        let now = Utc::now();
+        let mut rows = Vec::new();
+        for i in 0..30 {
+            let t = now - Duration::minutes(i);
+            rows.push(event(
+                t,
+                "SF-1",
+                "farm",
+                if i % 3 == 0 { "fault" } else { "online" },
+            ));
+            rows.push(event(t, "SF-2", "ranch", "offline"));
+        }
+        // Outside the range on both sides.
+        rows.push(event(now + Duration::minutes(1), "SF-1", "farm", "fault"));
+        rows.push(event(now - Duration::days(2), "SF-1", "farm", "fault"));
+        insert(&db, rows).await.unwrap();
+
+        let all = page(&db, &query(Lane::All, now), None, 100).await.unwrap();
+        assert_eq!(all.len(), 58, "now itself is outside [from, to)");
+        assert!(all.windows(2).all(|w| w[0].time >= w[1].time));
+        let device = page(&db, &query(Lane::Device("SF-1".into()), now), None, 100)
+            .await
+            .unwrap();
+        assert_eq!(device.len(), 29);
+        assert!(device.iter().all(|r| r.device.as_deref() == Some("SF-1")));
+        let mut faults = query(Lane::Device("SF-1".into()), now);
+        faults.category = Some(Category::Faults);
+        let faults = page(&db, &faults, None, 100).await.unwrap();
+        assert_eq!(faults.len(), 9);
+        let orgs = Lane::Orgs(vec![
+            RecordId::new("org", "farm"),
+            RecordId::new("org", "ranch"),
+        ]);
+        let merged = page(&db, &query(orgs, now), None, 10).await.unwrap();
+        assert_eq!(merged.len(), 10);
+        assert!(merged
+            .windows(2)
+            .all(|w| (w[0].time, &w[1].id) >= (w[1].time, &w[0].id)));
+        // The next page starts after the last row.
+        let next = page(&db, &query(Lane::All, now), Some(&all[9].cursor()), 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            next.iter().map(|r| &r.id).collect::<Vec<_>>(),
+            all[10..20].iter().map(|r| &r.id).collect::<Vec<_>>()
+        );
+    }
+}
