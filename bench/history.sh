@@ -63,7 +63,7 @@ page() {
     -H "Content-Type: application/x-www-form-urlencoded" \
     -d "query=$query" "$base/api/history" | summary
 }
-deep=$(( ($(date +%s) - 60 * 86400) * 1000 ))
+deep=$(( ($(date +%s) - 60 * 86400) * 1000000000 ))
 page "admin, all events, last 7 days" "$admin" ""
 page "admin, all events, 60 days back (cursor)" "$admin" "range=90d%26before=${deep}~zzzzzzzzzzzzzzzzzzzz"
 page "admin, critical faults, 90 days" "$admin" "range=90d%26severity=critical%26kind=faults"

@@ -69,6 +69,8 @@ test("a device page shows its recent events and links to its full history", asyn
   await page.locator("table.fleet tbody tr a").first().click();
   await expect(page).toHaveURL(/\/devices\//);
   const id = decodeURIComponent(page.url().split("/devices/")[1]);
+  // Loaded from the server too (not only by the router), it hydrates cleanly.
+  await page.reload();
   await hydrated(page);
   const card = page.locator("section.card", { has: page.getByRole("heading", { name: "Recent events" }) });
   await expect(card.locator("tbody tr").first()).toBeVisible();
@@ -80,5 +82,16 @@ test("a device page shows its recent events and links to its full history", asyn
   await expect(page.locator("table.history tbody tr").first()).toBeVisible();
   // One device's history has no device column.
   await expect(page.locator("table.history thead")).not.toContainText("Device");
+  expect(errors).toEqual([]);
+});
+
+test("a history link opens with its filters applied", async ({ page }) => {
+  const errors = watchConsole(page);
+  await signIn(page, "admin", "/");
+  await page.goto("/history?kind=faults&range=30d");
+  await hydrated(page);
+  await expect(page.getByLabel("Kind")).toHaveValue("faults");
+  await expect(page.getByLabel("Time")).toHaveValue("30d");
+  await expect(page.locator("table.history tbody tr").first()).toHaveAttribute("data-kind", /fault/);
   expect(errors).toEqual([]);
 });

@@ -117,3 +117,26 @@ test("a customer sees their device's schedule; templates fill the form", async (
   await expect(card.getByRole("button", { name: "Save schedule" })).toBeDisabled();
   expect(errors).toEqual([]);
 });
+
+test("a dealer previews copying a schedule to another device, then copies it", async ({ page }) => {
+  const errors = watchConsole(page);
+  // The first test saved a schedule of its own on the first reporting device: copy it to
+  // the second.
+  await signIn(page, "dealer", "/fleet?status=online");
+  const rows = page.locator("table.fleet tbody tr");
+  const href = (await rows.nth(1).locator("a").first().getAttribute("href"))!;
+  const target = decodeURIComponent(href.split("/devices/")[1]);
+  await rows.first().locator("a").first().click();
+  await expect(page).toHaveURL(/\/devices\//);
+  await hydrated(page);
+  const card = page.locator("section.schedule-card");
+  await card.getByText("Copy this schedule to other devices").click();
+  await card.getByLabel("Or these device ids").fill(target);
+  await card.getByRole("button", { name: "Preview" }).click();
+  await expect(card.locator("p.copy-summary")).toContainText("1 of 1 device change to:");
+  await expect(card.locator("table.copy-targets tbody tr")).toHaveCount(1);
+  await expect(card.locator("table.copy-targets tbody tr")).toContainText(target);
+  await card.getByRole("button", { name: "Copy to 1 device" }).click();
+  await expect(card.getByText("Copied to 1 device: each gets it at its next post.")).toBeVisible();
+  expect(errors).toEqual([]);
+});

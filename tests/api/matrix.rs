@@ -373,6 +373,30 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: "POST",
+            route: "/api/schedule_copy_preview",
+            request: Request::Fn(
+                "/api/schedule_copy_preview",
+                vec![("id", "SF-1-00002".into()), ("ids", "SF-1-00003".into())],
+            ),
+            // From Platte (saved above) to Laramie: the customer may not reach Laramie.
+            expect: fns([s(200), s(404), s(200), s(404)], s(403)),
+        },
+        Row {
+            method: "POST",
+            route: "/api/schedule_copy",
+            request: Request::Fn(
+                "/api/schedule_copy",
+                vec![
+                    ("id", "SF-1-00002".into()),
+                    ("ids", "SF-1-00003".into()),
+                    ("expect", "999".into()),
+                ],
+            ),
+            // Not the previewed count: a conflict, and nothing copied.
+            expect: fns([s(409), s(404), s(409), s(404)], s(403)),
+        },
+        Row {
+            method: "POST",
             route: "/api/commands",
             request: Request::Fn("/api/commands", vec![("id", "SF-1-00002".into())]),
             expect: fns([s(200), s(404), s(200), s(200)], s(404)),

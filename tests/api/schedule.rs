@@ -282,3 +282,103 @@ async fn a_particle_device_hears_of_its_schedule_in_the_webhook_answer() {
     assert_eq!(answer["schedule"]["version"], 1, "{answer}");
     assert!(answer.to_string().len() <= 512, "{answer}");
 }
+
+async fn preview_as(app: &TestApp, who: &Who, form: &[(&str, &str)]) -> (u16, Value) {
+    app.post_fn_as(who, "/api/schedule_copy_preview", form)
+        .await
+}
+
+async fn version_of(app: &TestApp, id: &str) -> u64 {
+    let (status, body) = app.post_fn("/api/schedule", &[("id", id)]).await;
+    assert_eq!(status, 200, "{body}");
+    body["version"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn a_schedule_is_copied_to_an_orgs_devices_after_a_preview_of_what_changes() {
+    let app = spawn_sample_tree().await;
+    let (status, body) = save(&app, weekday_mornings(), None).await;
+    assert_eq!(status, 200, "{body}");
+    let dealer = app
+        .add_user(
+            sunfleet_app::accounts::model::Persona::Dealer,
+            "d@rocky.example",
+            "rocky",
+        )
+        .await;
+    // The dealer's subtree: Platte (the source, left out) and Laramie.
+    let (status, preview) =
+        preview_as(&app, &dealer, &[("id", PLATTE), ("filter", "org=rocky")]).await;
+    assert_eq!(status, 200, "{preview}");
+    let laramie = "SF-1-00003";
+    let targets: Vec<&str> = preview["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, [laramie]);
+    assert_eq!(preview["changes"], 1);
+    assert_eq!(preview["targets"][0]["before"], "no windows");
+    assert!(preview["windows"].as_str().unwrap().contains("06:00–10:00"));
+    // A copy for a different count than previewed is refused: nothing changes.
+    let (status, body) = app
+        .post_fn_as(
+            &dealer,
+            "/api/schedule_copy",
+            &[("id", PLATTE), ("filter", "org=rocky"), ("expect", "2")],
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(version_of(&app, laramie).await, 0);
+    let (status, body) = app
+        .post_fn_as(
+            &dealer,
+            "/api/schedule_copy",
+            &[("id", PLATTE), ("filter", "org=rocky"), ("expect", "1")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, 1);
+    assert_eq!(version_of(&app, laramie).await, 1);
+    let copied = app.post_fn("/api/schedule", &[("id", laramie)]).await.1;
+    let source = schedule(&app).await;
+    assert_eq!(copied["windows"], source["windows"]);
+    let events = device_events(&app.db, &DeviceId::parse(laramie).unwrap(), 10)
+        .await
+        .unwrap();
+    assert!(events
+        .iter()
+        .any(|e| e.kind == "schedule_changed" && e.message.contains("copied from SF-1-00002")));
+    // Again: already the same, nothing to change.
+    let (_, again) = preview_as(&app, &dealer, &[("id", PLATTE), ("ids", laramie)]).await;
+    assert_eq!(again["changes"], 0);
+    assert_eq!(again["targets"][0]["unchanged"], true);
+}
+
+#[tokio::test]
+async fn a_copy_reaches_only_the_callers_scope_and_needs_a_choice() {
+    let app = spawn_sample_tree().await;
+    save(&app, weekday_mornings(), None).await;
+    let customer = app
+        .add_user(
+            sunfleet_app::accounts::model::Persona::Customer,
+            "c@platte.example",
+            "platte",
+        )
+        .await;
+    // Laramie belongs to another customer: listed, it is a 404; by filter, never matched.
+    let (status, _) = preview_as(&app, &customer, &[("id", PLATTE), ("ids", "SF-1-00003")]).await;
+    assert_eq!(status, 404);
+    let (status, body) = preview_as(&app, &customer, &[("id", PLATTE), ("filter", "q=well")]).await;
+    assert_eq!(status, 422, "only the source matches: {body}");
+    for (form, code) in [
+        (vec![("id", PLATTE)], 422),
+        (vec![("id", PLATTE), ("filter", "status=sideways")], 422),
+        (vec![("id", "SF-1-00003"), ("filter", "q=well")], 422),
+        (vec![("id", "SF-9-NOPE"), ("filter", "q=well")], 404),
+    ] {
+        let (status, body) = preview_as(&app, &app.admin, &form).await;
+        assert_eq!(status, code, "{form:?}: {body}");
+    }
+}

@@ -11,6 +11,8 @@ pub mod command_card;
 #[cfg(feature = "ssr")]
 pub mod command_store;
 pub mod commands_api;
+pub mod copy;
+pub mod copy_card;
 #[cfg(feature = "ssr")]
 pub mod particle;
 #[cfg(feature = "ssr")]

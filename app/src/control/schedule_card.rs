@@ -300,6 +300,7 @@ fn Editor(view: ScheduleView, save: ServerAction<SaveSchedule>) -> impl IntoView
                     </form>
                 }
             })}
+        {(editable && base > 0).then(|| view! { <super::copy_card::CopyCard id=view.device.clone() /> })}
     }
 }
 
