@@ -664,7 +664,7 @@ impl DemoDevice {
         readings: &[Status],
         now: DateTime<Utc>,
     ) -> Vec<sunfleet_app::telemetry::store::EventRecord> {
-        use sunfleet_app::devices::model::fault_label;
+        use sunfleet_app::devices::model::fault_change;
         let event = |time, kind: &str, severity: &str, message: String, actor: Option<&str>| {
             sunfleet_app::telemetry::store::EventRecord {
                 time,
@@ -687,6 +687,11 @@ impl DemoDevice {
             ));
         }
         let timeout = Duration::seconds(self.record.offline_timeout_s);
+        let minutes = timeout.num_minutes();
+        let offline = |at| {
+            let message = format!("no data for {minutes} min (offline after {minutes} min)");
+            event(at, "offline", "warning", message, None)
+        };
         let mut previous: Option<&Status> = None;
         for r in readings {
             match previous {
@@ -698,17 +703,7 @@ impl DemoDevice {
                     None,
                 )),
                 Some(p) if r.time - p.time > timeout => {
-                    events.push(event(
-                        p.time + timeout,
-                        "offline",
-                        "warning",
-                        format!(
-                            "no data for {} min (offline after {} min)",
-                            timeout.num_minutes(),
-                            timeout.num_minutes()
-                        ),
-                        None,
-                    ));
+                    events.push(offline(p.time + timeout));
                     events.push(event(
                         r.time,
                         "online",
@@ -722,40 +717,15 @@ impl DemoDevice {
                 }
                 Some(_) => {}
             }
-            let before = previous.and_then(|p| p.fault_code);
-            if r.fault_code != before {
-                if let Some(code) = r.fault_code {
-                    events.push(event(
-                        r.time,
-                        "fault",
-                        "critical",
-                        format!("fault {code}: {}", fault_label(code)),
-                        None,
-                    ));
-                } else if let Some(code) = before {
-                    events.push(event(
-                        r.time,
-                        "fault_cleared",
-                        "info",
-                        format!("fault {code} cleared: {}", fault_label(code)),
-                        None,
-                    ));
-                }
+            if let Some((kind, severity, message)) =
+                fault_change(previous.and_then(|p| p.fault_code), r.fault_code)
+            {
+                events.push(event(r.time, kind, severity, message, None));
             }
             previous = Some(r);
         }
         if let Some(last) = previous.filter(|l| now - l.time > timeout) {
-            events.push(event(
-                last.time + timeout,
-                "offline",
-                "warning",
-                format!(
-                    "no data for {} min (offline after {} min)",
-                    timeout.num_minutes(),
-                    timeout.num_minutes()
-                ),
-                None,
-            ));
+            events.push(offline(last.time + timeout));
         }
         events
     }

@@ -247,6 +247,28 @@ pub struct DeviceDetail {
     pub tiles: Tiles,
 }
 
+/// The event a change of fault code means — (kind, severity, message) — or `None` when the
+/// code did not change. The write path and the demo's seeded history both use it.
+pub fn fault_change(
+    before: Option<i64>,
+    after: Option<i64>,
+) -> Option<(&'static str, &'static str, String)> {
+    match (before, after) {
+        (b, a) if b == a => None,
+        (_, Some(code)) => Some((
+            "fault",
+            "critical",
+            format!("fault {code}: {}", fault_label(code)),
+        )),
+        (Some(code), None) => Some((
+            "fault_cleared",
+            "info",
+            format!("fault {code} cleared: {}", fault_label(code)),
+        )),
+        (None, None) => None,
+    }
+}
+
 /// What a fault code means, for people. Codes come from the controller firmware.
 pub fn fault_label(code: i64) -> &'static str {
     match code {

@@ -31,7 +31,7 @@ use super::model::Status;
 use super::rollup::{self, day_hours, hour_start, local_day, Rollup, Sample, MAX_GAP};
 use super::store::{self, day_record, hour_record, EventRecord, ReadingRecord, RollupRecord};
 use crate::db::{internal, Db};
-use crate::devices::model::{fault_label, DeviceId};
+use crate::devices::model::{fault_change, DeviceId};
 use crate::devices::store::{status_record, StatusRecord};
 use crate::error::Result;
 
@@ -422,20 +422,8 @@ impl Pipeline {
         let mut fault = state.status.as_ref().and_then(|s| s.fault_code);
         for r in batch.iter().filter(|r| latest.is_none_or(|l| r.time > l)) {
             if r.fault_code != fault {
-                if let Some(code) = r.fault_code {
-                    events.push(event(
-                        r.time,
-                        "fault",
-                        "critical",
-                        format!("fault {code}: {}", fault_label(code)),
-                    ));
-                } else if let Some(code) = fault {
-                    events.push(event(
-                        r.time,
-                        "fault_cleared",
-                        "info",
-                        format!("fault {code} cleared: {}", fault_label(code)),
-                    ));
+                if let Some((kind, severity, message)) = fault_change(fault, r.fault_code) {
+                    events.push(event(r.time, kind, severity, message));
                 }
                 fault = r.fault_code;
             }
