@@ -121,6 +121,18 @@ impl Caller {
         }
     }
 
+    /// An org of the caller's scope (`org` is its id) with the orgs below it: what an org
+    /// filter means. A malformed id and an org outside the scope are both a 404.
+    pub async fn org_subtree(&self, db: &Db, org: &str) -> Result<Vec<RecordId>> {
+        let org = crate::orgs::model::OrgId::parse(org)
+            .map_err(|_| AppError::not_found("org"))?
+            .record();
+        if !self.scope.contains(&org) {
+            return Err(AppError::not_found("org"));
+        }
+        crate::charts::store::subtree(db, &org).await
+    }
+
     pub fn me(&self) -> Me {
         Me {
             email: self.email.clone(),

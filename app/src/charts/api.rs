@@ -166,16 +166,7 @@ mod ssr {
         };
         let orgs = match (&device, config.org.as_deref()) {
             (Some(_), _) => None,
-            (None, Some(org)) => {
-                let org = crate::orgs::model::OrgId::parse(org)
-                    .map_err(|_| AppError::not_found("org"))?
-                    .record();
-                if !caller.scope.contains(&org) {
-                    return Err(AppError::not_found("org"));
-                }
-                let subtree = super::super::store::subtree(db, &org).await?;
-                Some(subtree)
-            }
+            (None, Some(org)) => Some(caller.org_subtree(db, org).await?),
             (None, None) => caller.scope.orgs(),
         };
         if device.is_none() {

@@ -169,13 +169,7 @@ mod ssr {
             // An organisation means its devices and its customers' (a dealer's, say).
             let mut scope = caller.scope.orgs();
             if let Some(org) = filter.org.take() {
-                let org = crate::orgs::model::OrgId::parse(&org)
-                    .map_err(|_| AppError::not_found("org"))?
-                    .record();
-                if !caller.scope.contains(&org) {
-                    return Err(AppError::not_found("org"));
-                }
-                scope = Some(crate::charts::store::subtree(&db, &org).await?);
+                scope = Some(caller.org_subtree(&db, &org).await?);
             }
             let snapshot = crate::devices::snapshot::snapshot(&db).await?;
             snapshot

@@ -81,15 +81,7 @@ pub mod ssr {
                     .ok_or(AppError::not_found("device"))?;
                 Lane::Device(state.id)
             }
-            (None, Some(org)) => {
-                let org = crate::orgs::model::OrgId::parse(org)
-                    .map_err(|_| AppError::not_found("org"))?
-                    .record();
-                if !caller.scope.contains(&org) {
-                    return Err(AppError::not_found("org"));
-                }
-                Lane::Orgs(crate::charts::store::subtree(db, &org).await?)
-            }
+            (None, Some(org)) => Lane::Orgs(caller.org_subtree(db, org).await?),
             (None, None) => match &caller.scope {
                 Scope::All => Lane::All,
                 Scope::Orgs(orgs) => Lane::Orgs(orgs.as_ref().clone()),
@@ -98,18 +90,7 @@ pub mod ssr {
         // With a device, its events are also held to the scope (a device that moved into
         // it does not bring its earlier owner's history along) and to the org filter.
         let orgs = match (&lane, &filter.org) {
-            (Lane::Device(_), Some(org)) => Some(
-                crate::charts::store::subtree(
-                    db,
-                    &crate::orgs::model::OrgId::parse(org)
-                        .map_err(|_| AppError::not_found("org"))?
-                        .record(),
-                )
-                .await?
-                .into_iter()
-                .filter(|o| caller.scope.contains(o))
-                .collect(),
-            ),
+            (Lane::Device(_), Some(org)) => Some(caller.org_subtree(db, org).await?),
             (Lane::Device(_), None) => caller.scope.orgs(),
             _ => None,
         };
