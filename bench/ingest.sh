@@ -13,6 +13,10 @@ port=${BENCH_PORT:-3997}
 duration=${DURATION:-30s}
 dir=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+if curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
+  echo "something already answers on port $port: stop it or set BENCH_PORT" >&2
+  exit 1
+fi
 "$SUNFLEET_BIN" seed --devices 5000 --days 0 --db "surrealkv://$dir/db" --ids-out "$dir/ids.txt" >/dev/null 2>&1
 "$SUNFLEET_BIN" serve --addr "127.0.0.1:$port" --db "surrealkv://$dir/db" >"$dir/log" 2>&1 &
 pid=$!
@@ -20,6 +24,8 @@ for _ in $(seq 1 120); do
   curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
   sleep 0.5
 done
+# Another server on the port would answer instead of this one (and this one would be gone).
+kill -0 "$pid" 2>/dev/null || { echo "the server did not start: $(tail -3 "$dir/log")" >&2; exit 1; }
 base="http://127.0.0.1:$port"
 echo "sunfleet $("$SUNFLEET_BIN" --version | cut -d' ' -f2), 5000 devices, $(nproc) cores, $duration per run"
 days_ago=30

@@ -17,6 +17,7 @@ const STEPS: &[&str] = &[
     include_str!("schema_v6.surql"),
     include_str!("schema_v7.surql"),
     include_str!("schema_v8.surql"),
+    include_str!("schema_v9.surql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = STEPS.len() as i64;
@@ -78,8 +79,13 @@ mod tests {
     use super::*;
 
     async fn fresh() -> Db {
-        let db = surrealdb::engine::any::connect("mem://").await.unwrap();
-        db.use_ns("t").use_db("t").await.unwrap();
+        let db = crate::db::connect(&crate::db::DbConfig {
+            url: "mem://".into(),
+            user: None,
+            pass: None,
+        })
+        .await
+        .unwrap();
         db
     }
 

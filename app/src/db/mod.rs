@@ -3,18 +3,127 @@
 
 mod migrations;
 
+use std::borrow::Cow;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use surrealdb::engine::any::{self, Any};
+use surrealdb::engine::local::Db as Embedded;
+use surrealdb::method::{IntoVariables, Query as SdkQuery};
 use surrealdb::opt::auth::Root;
-use surrealdb::Surreal;
+use surrealdb::{IndexedResults, Surreal};
 
 use crate::error::AppError;
 
 pub use migrations::{migrate, MigrateError, SCHEMA_VERSION};
 
-/// A cheap-to-clone handle on the one connection (pool) the process shares.
-pub type Db = Surreal<Any>;
+/// A cheap-to-clone handle on the one connection (pool) the process shares: an embedded
+/// SurrealKV datastore sunfleet opened itself (see [`open_surrealkv`]), or any other
+/// endpoint through the SDK (`mem://`, a remote server). Both speak the same `query`.
+#[derive(Clone)]
+pub struct Db(Conn);
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.0 {
+            Conn::Embedded(_) => "Db(embedded SurrealKV)",
+            Conn::Any(_) => "Db(SDK connection)",
+        })
+    }
+}
+
+#[derive(Clone)]
+enum Conn {
+    Embedded(Surreal<Embedded>),
+    Any(Surreal<Any>),
+}
+
+impl Db {
+    /// Starts a query, as `Surreal::query`.
+    pub fn query<'a>(&'a self, sql: impl Into<Cow<'a, str>>) -> Query<'a> {
+        match &self.0 {
+            Conn::Embedded(db) => Query::Embedded(db.query(sql)),
+            Conn::Any(db) => Query::Any(db.query(sql)),
+        }
+    }
+}
+
+/// A query on a [`Db`]: chain statements and bindings, then await it.
+pub enum Query<'a> {
+    Embedded(SdkQuery<'a, Embedded>),
+    Any(SdkQuery<'a, Any>),
+}
+
+impl<'a> Query<'a> {
+    pub fn query(self, sql: impl Into<Cow<'a, str>>) -> Self {
+        match self {
+            Query::Embedded(q) => Query::Embedded(q.query(sql)),
+            Query::Any(q) => Query::Any(q.query(sql)),
+        }
+    }
+
+    pub fn bind(self, vars: impl IntoVariables) -> Self {
+        match self {
+            Query::Embedded(q) => Query::Embedded(q.bind(vars)),
+            Query::Any(q) => Query::Any(q.bind(vars)),
+        }
+    }
+}
+
+impl<'a> IntoFuture for Query<'a> {
+    type Output = surrealdb::Result<IndexedResults>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        match self {
+            Query::Embedded(q) => q.into_future(),
+            Query::Any(q) => q.into_future(),
+        }
+    }
+}
+
+/// SurrealKV's write buffer (memtable) and block cache, in MiB (`SUNFLEET_DB_MEMTABLE_MB`,
+/// `SUNFLEET_DB_CACHE_MB`). Left to itself SurrealKV sizes them from the machine's memory —
+/// on 24 GiB a 1 GiB memtable and an 11 GiB cache — so the process grows by every byte
+/// written until the memtable fills (measured with `bench/ingest.sh`: 645 MB after 45 s of
+/// ingest). The SDK's `connect` passes no storage settings through, hence [`open_surrealkv`].
+const MEMTABLE_MB: u64 = 32;
+const BLOCK_CACHE_MB: u64 = 32;
+
+fn mib_from_env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&mb| mb >= 8)
+        .unwrap_or(default)
+}
+
+/// Opens an embedded SurrealKV datastore as the SDK's own `connect` does (version check,
+/// bootstrap, maintenance tasks; no root user, so no authentication), but with sunfleet's
+/// memory settings. `unstable_from_datastore` is the SDK's door for that, marked unstable:
+/// the versions are pinned in Cargo.toml.
+async fn open_surrealkv(url: &str) -> Result<Surreal<Embedded>, String> {
+    let memtable = mib_from_env("SUNFLEET_DB_MEMTABLE_MB", MEMTABLE_MB) << 20;
+    let cache = mib_from_env("SUNFLEET_DB_CACHE_MB", BLOCK_CACHE_MB) << 20;
+    let config = surrealdb_cnf::ConfigMap::empty()
+        .with_key_value("surrealkv_max_memtable_size", memtable.to_string())
+        .with_key_value("surrealkv_block_cache_capacity", cache.to_string());
+    let datastore: Arc<surrealdb_engine_local::Datastore> =
+        surrealdb_engine_local::Datastore::builder()
+            .with_config(config)
+            .without_maintenance_tasks()
+            .build_with_path(url)
+            .await
+            .map_err(|e| e.to_string())?;
+    datastore.check_version().await.map_err(|e| e.to_string())?;
+    datastore.bootstrap().await.map_err(|e| e.to_string())?;
+    datastore.start_maintenance_tasks();
+    Surreal::<Embedded>::unstable_from_datastore(datastore, None)
+        .await
+        .map_err(|e| e.to_string())
+}
 
 /// Namespace and database every sunfleet deployment uses inside SurrealDB.
 const NAMESPACE: &str = "sunfleet";
@@ -49,15 +158,23 @@ pub async fn connect(config: &DbConfig) -> Result<Db, ConnectError> {
     if !remote && !matches!(scheme, "surrealkv" | "mem") {
         return Err(ConnectError::Scheme(url));
     }
-    let open = |e: surrealdb::Error| ConnectError::Open {
+    let open = |reason: String| ConnectError::Open {
         url: url.clone(),
-        reason: e.to_string(),
+        reason,
     };
+    if scheme == "surrealkv" {
+        let db = open_surrealkv(&url).await.map_err(open)?;
+        db.use_ns(NAMESPACE)
+            .use_db(DATABASE)
+            .await
+            .map_err(|e| open(e.to_string()))?;
+        return Ok(Db(Conn::Embedded(db)));
+    }
     // A remote server that accepts TCP but never answers would otherwise hang start-up.
     let db = tokio::time::timeout(Duration::from_secs(10), any::connect(url.as_str()))
         .await
         .map_err(|_| ConnectError::Timeout(url.clone()))?
-        .map_err(open)?;
+        .map_err(|e| open(e.to_string()))?;
     if remote {
         if let (Some(username), Some(password)) = (&config.user, &config.pass) {
             let root = Root {
@@ -73,8 +190,11 @@ pub async fn connect(config: &DbConfig) -> Result<Db, ConnectError> {
                 })?;
         }
     }
-    db.use_ns(NAMESPACE).use_db(DATABASE).await.map_err(open)?;
-    Ok(db)
+    db.use_ns(NAMESPACE)
+        .use_db(DATABASE)
+        .await
+        .map_err(|e| open(e.to_string()))?;
+    Ok(Db(Conn::Any(db)))
 }
 
 /// A trivial query, for `/readyz`.

@@ -341,8 +341,13 @@ mod tests {
     use super::*;
 
     async fn db() -> Db {
-        let db = surrealdb::engine::any::connect("mem://").await.unwrap();
-        db.use_ns("t").use_db("t").await.unwrap();
+        let db = crate::db::connect(&crate::db::DbConfig {
+            url: "mem://".into(),
+            user: None,
+            pass: None,
+        })
+        .await
+        .unwrap();
         crate::db::migrate(&db).await.unwrap();
         db.query("CREATE org:farm SET name = 'Farm', kind = 'customer', ancestors = []")
             .await
