@@ -248,23 +248,47 @@ mod tests {
     async fn keys_rank_like_the_store_computes_them() {
         let db = db().await;
         let t = "2026-11-23T10:00:00.123456789Z".parse().unwrap();
-        insert(&db, vec![event(t, "SF-1", "farm", "fault")])
+        let mut people = event(t, "SF-1", "farm", "user_invited");
+        people.device = None;
+        people.org = None;
+        insert(&db, vec![event(t, "SF-1", "farm", "fault"), people])
             .await
             .unwrap();
         let mut r = db
-            .query("SELECT VALUE [h_all, h_device_category, h_org] FROM event")
+            .query(
+                "SELECT VALUE [h_all, h_category, h_device, h_device_category, h_org, h_org_category]
+                 FROM event ORDER BY kind",
+            )
             .await
             .unwrap();
-        let keys: Vec<Vec<String>> = r.take(0).unwrap();
-        let id = keys[0][0].split('|').nth(1).unwrap().to_string();
+        let keys: Vec<Vec<Option<String>>> = r.take(0).unwrap();
         let rank = rank(nanos(t));
+        let key = |k: &Option<String>| k.clone().unwrap();
+        let id = key(&keys[0][0]).split('|').nth(1).unwrap().to_string();
+        let fault: Vec<String> = keys[0].iter().map(key).collect();
         assert_eq!(
-            keys[0],
+            fault,
             [
                 format!("{rank}|{id}"),
+                format!("faults|{rank}|{id}"),
+                format!("SF-1|{rank}|{id}"),
                 format!("SF-1|faults|{rank}|{id}"),
-                format!("farm|{rank}|{id}")
+                format!("farm|{rank}|{id}"),
+                format!("farm|faults|{rank}|{id}"),
             ]
+        );
+        let id = key(&keys[1][0]).split('|').nth(1).unwrap().to_string();
+        assert_eq!(
+            keys[1],
+            [
+                Some(format!("{rank}|{id}")),
+                Some(format!("people|{rank}|{id}")),
+                None,
+                None,
+                None,
+                None
+            ],
+            "no device, no org: only the lanes of everything"
         );
     }
 
