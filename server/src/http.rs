@@ -345,6 +345,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::warn!("this binary was built without the front end: pages will not hydrate");
     }
     let listener = bind(args.addr).await?;
+    let writer = state.ingest.writer.clone();
     let app = router(state);
     tracing::info!(addr = %args.addr, "sunfleet is listening on http://{}", args.addr);
     axum::serve(
@@ -354,6 +355,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("server stopped")?;
+    // Rollups and statuses held in memory go out now, rather than be replayed from the
+    // journal at the next start; then the database closes its files.
+    match tokio::time::timeout(std::time::Duration::from_secs(10), writer.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "flushing rollups and statuses at shutdown; the next start replays them")
+        }
+        Err(_) => {
+            tracing::warn!("rollups and statuses not flushed in 10 s; the next start replays them")
+        }
+    }
+    db.close().await;
     Ok(())
 }
 

@@ -28,7 +28,7 @@ pub struct Db(Conn);
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self.0 {
-            Conn::Embedded(_) => "Db(embedded SurrealKV)",
+            Conn::Embedded(..) => "Db(embedded SurrealKV)",
             Conn::Any(_) => "Db(SDK connection)",
         })
     }
@@ -36,15 +36,27 @@ impl std::fmt::Debug for Db {
 
 #[derive(Clone)]
 enum Conn {
-    Embedded(Surreal<Embedded>),
+    Embedded(Surreal<Embedded>, Arc<Datastore>),
     Any(Surreal<Any>),
 }
 
+type Datastore = surrealdb_engine_local::Datastore;
+
 impl Db {
+    /// Stops an embedded datastore's background tasks and closes its files (a datastore
+    /// sunfleet opened is not closed by dropping its handles). Nothing to do otherwise.
+    pub async fn close(&self) {
+        if let Conn::Embedded(_, datastore) = &self.0 {
+            if let Err(e) = datastore.shutdown().await {
+                tracing::warn!(error = %e, "closing the database");
+            }
+        }
+    }
+
     /// Starts a query, as `Surreal::query`.
     pub fn query<'a>(&'a self, sql: impl Into<Cow<'a, str>>) -> Query<'a> {
         match &self.0 {
-            Conn::Embedded(db) => Query::Embedded(db.query(sql)),
+            Conn::Embedded(db, _) => Query::Embedded(db.query(sql)),
             Conn::Any(db) => Query::Any(db.query(sql)),
         }
     }
@@ -96,7 +108,7 @@ fn mib_from_env(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok())
-        .filter(|&mb| mb >= 8)
+        .filter(|&mb| mb >= 16)
         .unwrap_or(default)
 }
 
@@ -104,23 +116,45 @@ fn mib_from_env(name: &str, default: u64) -> u64 {
 /// bootstrap, maintenance tasks; no root user, so no authentication), but with sunfleet's
 /// memory settings. `unstable_from_datastore` is the SDK's door for that, marked unstable:
 /// the versions are pinned in Cargo.toml.
-async fn open_surrealkv(url: &str) -> Result<Surreal<Embedded>, String> {
-    let memtable = mib_from_env("SUNFLEET_DB_MEMTABLE_MB", MEMTABLE_MB) << 20;
-    let cache = mib_from_env("SUNFLEET_DB_CACHE_MB", BLOCK_CACHE_MB) << 20;
-    let config = surrealdb_cnf::ConfigMap::empty()
-        .with_key_value("surrealkv_max_memtable_size", memtable.to_string())
-        .with_key_value("surrealkv_block_cache_capacity", cache.to_string());
-    let datastore: Arc<surrealdb_engine_local::Datastore> =
-        surrealdb_engine_local::Datastore::builder()
-            .with_config(config)
-            .without_maintenance_tasks()
-            .build_with_path(url)
-            .await
-            .map_err(|e| e.to_string())?;
+async fn open_surrealkv(url: &str) -> Result<(Surreal<Embedded>, Arc<Datastore>), String> {
+    let memtable = mib_from_env("SUNFLEET_DB_MEMTABLE_MB", MEMTABLE_MB);
+    let cache = mib_from_env("SUNFLEET_DB_CACHE_MB", BLOCK_CACHE_MB);
+    let datastore = build_surrealkv(url, memtable, cache).await.map_err(|e| {
+        if e.contains("arena is full") {
+            // A log written with a bigger memtable (SurrealKV's own default, before sunfleet
+            // set one) may hold a transaction that does not fit ours.
+            format!("{e}: its log holds a transaction bigger than the {memtable} MiB memtable; start once with SUNFLEET_DB_MEMTABLE_MB=1024")
+        } else {
+            e
+        }
+    })?;
     datastore.check_version().await.map_err(|e| e.to_string())?;
     datastore.bootstrap().await.map_err(|e| e.to_string())?;
     datastore.start_maintenance_tasks();
-    Surreal::<Embedded>::unstable_from_datastore(datastore, None)
+    let db = Surreal::<Embedded>::unstable_from_datastore(datastore.clone(), None)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((db, datastore))
+}
+
+async fn build_surrealkv(
+    url: &str,
+    memtable_mb: u64,
+    cache_mb: u64,
+) -> Result<Arc<Datastore>, String> {
+    let config = surrealdb_cnf::ConfigMap::empty()
+        .with_key_value(
+            "surrealkv_max_memtable_size",
+            (memtable_mb << 20).to_string(),
+        )
+        .with_key_value(
+            "surrealkv_block_cache_capacity",
+            (cache_mb << 20).to_string(),
+        );
+    Datastore::builder()
+        .with_config(config)
+        .without_maintenance_tasks()
+        .build_with_path(url)
         .await
         .map_err(|e| e.to_string())
 }
@@ -163,12 +197,12 @@ pub async fn connect(config: &DbConfig) -> Result<Db, ConnectError> {
         reason,
     };
     if scheme == "surrealkv" {
-        let db = open_surrealkv(&url).await.map_err(open)?;
+        let (db, datastore) = open_surrealkv(&url).await.map_err(open)?;
         db.use_ns(NAMESPACE)
             .use_db(DATABASE)
             .await
             .map_err(|e| open(e.to_string()))?;
-        return Ok(Db(Conn::Embedded(db)));
+        return Ok(Db(Conn::Embedded(db, datastore)));
     }
     // A remote server that accepts TCP but never answers would otherwise hang start-up.
     let db = tokio::time::timeout(Duration::from_secs(10), any::connect(url.as_str()))
