@@ -254,15 +254,7 @@ mod tests {
     use chrono::Duration;
 
     async fn db() -> Db {
-        let db = crate::db::connect(&crate::db::DbConfig {
-            url: "mem://".into(),
-            user: None,
-            pass: None,
-        })
-        .await
-        .unwrap();
-        crate::db::migrate(&db).await.unwrap();
-        db
+        crate::db::in_memory(true).await
     }
 
     fn new(device: &DeviceId, command: Command, now: DateTime<Utc>) -> NewCommand<'_> {

@@ -79,14 +79,7 @@ mod tests {
     use super::*;
 
     async fn fresh() -> Db {
-        let db = crate::db::connect(&crate::db::DbConfig {
-            url: "mem://".into(),
-            user: None,
-            pass: None,
-        })
-        .await
-        .unwrap();
-        db
+        crate::db::in_memory(false).await
     }
 
     #[tokio::test]

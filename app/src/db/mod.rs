@@ -231,6 +231,22 @@ pub async fn connect(config: &DbConfig) -> Result<Db, ConnectError> {
     Ok(Db(Conn::Any(db)))
 }
 
+/// A fresh in-memory database for unit tests, with the schema when `migrated`.
+#[cfg(test)]
+pub(crate) async fn in_memory(migrated: bool) -> Db {
+    let db = connect(&DbConfig {
+        url: "mem://".into(),
+        user: None,
+        pass: None,
+    })
+    .await
+    .expect("an in-memory database opens");
+    if migrated {
+        migrate(&db).await.expect("the schema applies");
+    }
+    db
+}
+
 /// A trivial query, for `/readyz`.
 pub async fn ping(db: &Db) -> Result<(), surrealdb::Error> {
     db.query("RETURN true").await?.check()?;

@@ -341,14 +341,7 @@ mod tests {
     use super::*;
 
     async fn db() -> Db {
-        let db = crate::db::connect(&crate::db::DbConfig {
-            url: "mem://".into(),
-            user: None,
-            pass: None,
-        })
-        .await
-        .unwrap();
-        crate::db::migrate(&db).await.unwrap();
+        let db = crate::db::in_memory(true).await;
         db.query("CREATE org:farm SET name = 'Farm', kind = 'customer', ancestors = []")
             .await
             .unwrap()

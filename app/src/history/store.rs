@@ -196,15 +196,7 @@ mod tests {
     use crate::telemetry::store::EventRecord;
 
     async fn db() -> Db {
-        let db = crate::db::connect(&crate::db::DbConfig {
-            url: "mem://".into(),
-            user: None,
-            pass: None,
-        })
-        .await
-        .unwrap();
-        crate::db::migrate(&db).await.unwrap();
-        db
+        crate::db::in_memory(true).await
     }
 
     fn event(time: DateTime<Utc>, device: &str, org: &str, kind: &str) -> EventRecord {

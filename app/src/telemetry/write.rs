@@ -900,15 +900,7 @@ mod tests {
     use chrono::TimeZone;
 
     async fn db() -> Db {
-        let db = crate::db::connect(&crate::db::DbConfig {
-            url: "mem://".into(),
-            user: None,
-            pass: None,
-        })
-        .await
-        .unwrap();
-        crate::db::migrate(&db).await.unwrap();
-        db
+        crate::db::in_memory(true).await
     }
 
     /// `devices` devices, each with a reading a minute for ten minutes of one hour.
