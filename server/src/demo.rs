@@ -933,7 +933,9 @@ pub async fn seed_events(
 ) -> anyhow::Result<()> {
     use sunfleet_app::devices::model::fault_label;
     use sunfleet_app::telemetry::store::EventRecord;
-    const BATCH: usize = 10_000;
+    // A transaction must fit in the database's memtable (32 MiB by default, app/src/db):
+    // 10,000 events with their ten index entries each did not.
+    const BATCH: usize = 1_000;
     anyhow::ensure!(!fleet.devices.is_empty(), "--events needs devices");
     let started = Instant::now();
     let mut rng = SmallRng::seed_from_u64(SEED ^ 0xe7e7);

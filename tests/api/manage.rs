@@ -565,6 +565,30 @@ async fn an_import_previews_then_writes_the_good_rows_and_reimports_as_unchanged
 }
 
 #[tokio::test]
+async fn the_largest_import_allowed_commits_at_once() {
+    // 5,000 rows (MAX_ROWS) with a location each: one transaction with the devices and an
+    // audit event each, which must fit in the database's memtable.
+    let app = spawn_sample_tree().await;
+    let dealer = app
+        .add_user(Persona::Dealer, "d@rocky.example", "rocky")
+        .await;
+    let mut csv = String::from("id,name,model,owner,timezone,lat,lon\n");
+    for i in 0..sunfleet_app::devices::import::MAX_ROWS {
+        csv.push_str(&format!(
+            "SF-9-{i:05},Bulk well {i},SPC-5,platte,America/Denver,40.{i:04},-104.{i:04}\n"
+        ));
+    }
+    let (status, done) = import(&app, &dealer, &csv, true).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(
+        (&done["created"], &done["errors"]),
+        (&json!(5000), &json!(0))
+    );
+    let (_, fleet) = app.fleet("Bulk well").await;
+    assert_eq!(fleet["matched"], 5000);
+}
+
+#[tokio::test]
 async fn an_exported_file_imports_back_unchanged() {
     let app = big_fleet().await;
     let (_, _, csv) = csv_as(&app, &app.admin, "").await;

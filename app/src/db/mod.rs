@@ -101,6 +101,9 @@ impl<'a> IntoFuture for Query<'a> {
 /// on 24 GiB a 1 GiB memtable and an 11 GiB cache — so the process grows by every byte
 /// written until the memtable fills (measured with `bench/ingest.sh`: 645 MB after 45 s of
 /// ingest). The SDK's `connect` passes no storage settings through, hence [`open_surrealkv`].
+///
+/// A transaction must fit in the memtable (SurrealKV refuses the commit otherwise): bulk
+/// writes go in batches (the demo seed writes 12,000 readings per transaction).
 const MEMTABLE_MB: u64 = 32;
 const BLOCK_CACHE_MB: u64 = 32;
 
