@@ -108,11 +108,16 @@ const MEMTABLE_MB: u64 = 32;
 const BLOCK_CACHE_MB: u64 = 32;
 
 fn mib_from_env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .filter(|&mb| mb >= 16)
-        .unwrap_or(default)
+    let Ok(raw) = std::env::var(name) else {
+        return default;
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(mb) if mb >= 16 => mb,
+        _ => {
+            tracing::warn!("{name}={raw:?} is not a number of MiB of at least 16; using {default}");
+            default
+        }
+    }
 }
 
 /// Opens an embedded SurrealKV datastore as the SDK's own `connect` does (version check,
