@@ -2,7 +2,8 @@
 # Ingest throughput against the release binary on a fresh SurrealKV directory with 5,000
 # registered devices: after a first pass over the fleet, accepted readings/s and ack latency
 # on the Particle webhook at 64 and 512 connections (wrk + bench/particle.lua, one new
-# reading per request), then the fleet simulator at full speed, then the server's RSS.
+# reading per request), then the fleet simulator at full speed, then the server's RSS (at the
+# end, once idle, and its peak).
 #   bench/ingest.sh              # run scripts/build.sh first
 #   DURATION=60s bench/ingest.sh
 # Needs wrk (Debian package `wrk`).
@@ -46,5 +47,10 @@ for conns in 64 512; do
 done
 echo "== fleet simulator, --rate max, 64 connections (Particle path, 1% repeats, 1% reordered)"
 "$SUNFLEET_BIN" simulate --url "$base" --devices 5000 --rate max --duration "$duration" --quiet
-echo "== server RSS at the end: $(( $(ps -o rss= -p "$pid") / 1024 )) MB"
+# Right at the end the writer is still flushing the last readings' rollups and the allocator
+# returns freed memory after 1 s, so the footprint is also read once the server is idle.
+rss_mb() { echo $(( $(awk "/^$1:/ {print \$2}" "/proc/$pid/status") / 1024 )); }
+echo "== server RSS at the end: $(rss_mb VmRSS) MB"
+sleep 3
+echo "== server RSS 3 s later: $(rss_mb VmRSS) MB, peak during the runs: $(rss_mb VmHWM) MB"
 echo "== server log warnings: $(grep -c WARN "$dir/log" || true)"
