@@ -131,22 +131,47 @@ fn mib_from_env(name: &str, default: u64) -> u64 {
 async fn open_surrealkv(url: &str) -> Result<(Surreal<Embedded>, Arc<Datastore>), String> {
     let memtable = mib_from_env("SUNFLEET_DB_MEMTABLE_MB", MEMTABLE_MB);
     let cache = mib_from_env("SUNFLEET_DB_CACHE_MB", BLOCK_CACHE_MB);
-    let datastore = build_surrealkv(url, memtable, cache).await.map_err(|e| {
-        if e.contains("arena is full") {
-            // A log written with a bigger memtable (SurrealKV's own default, before sunfleet
-            // set one) may hold a transaction that does not fit ours.
-            format!("{e}: its log holds a transaction bigger than the {memtable} MiB memtable; start once with SUNFLEET_DB_MEMTABLE_MB=1024")
-        } else {
-            e
-        }
-    })?;
-    datastore.check_version().await.map_err(|e| e.to_string())?;
-    datastore.bootstrap().await.map_err(|e| e.to_string())?;
-    datastore.start_maintenance_tasks();
+    let path = url.to_string();
+    // Opened on the storage runtime, so that SurrealKV's background tasks live there.
+    let datastore = storage_runtime()
+        .spawn(async move {
+            let datastore = build_surrealkv(&path, memtable, cache).await?;
+            datastore.check_version().await.map_err(|e| e.to_string())?;
+            datastore.bootstrap().await.map_err(|e| e.to_string())?;
+            datastore.start_maintenance_tasks();
+            Ok::<_, String>(datastore)
+        })
+        .await
+        .map_err(|e| format!("opening the datastore stopped: {e}"))?
+        .map_err(|e| {
+            if e.contains("arena is full") {
+                // A log written with a bigger memtable (SurrealKV's own default, before
+                // sunfleet set one) may hold a transaction that does not fit ours.
+                format!("{e}: its log holds a transaction bigger than the {memtable} MiB memtable; start once with SUNFLEET_DB_MEMTABLE_MB=1024")
+            } else {
+                e
+            }
+        })?;
     let db = Surreal::<Embedded>::unstable_from_datastore(datastore.clone(), None)
         .await
         .map_err(|e| e.to_string())?;
     Ok((db, datastore))
+}
+
+/// SurrealKV flushes memtables to disk and compacts its levels in tasks that do blocking
+/// file I/O, spawned on whichever runtime opened the store. On the server's runtime (two
+/// workers on two cores) each 32 MiB flush held a worker and every request queued behind
+/// it, which was the ingest p99. They get a runtime of their own, kept for the process.
+fn storage_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("sunfleet-storage")
+            .enable_all()
+            .build()
+            .expect("the storage runtime starts (threads available)")
+    })
 }
 
 async fn build_surrealkv(
