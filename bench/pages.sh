@@ -11,11 +11,15 @@
 #    and 1 y, the whole fleet over 24 h, p50/p99;
 # 4. the front end: WASM + JS (brotli, as served) and the time until the map with 5,000
 #    markers is drawn in headless Chromium.
-# Needs oha (crates.io, installed into the tools folder on first use), curl, python3, and
-# the end2end npm packages (scripts/setup.sh) for step 4.
+# Needs oha (crates.io, installed into the tools folder on first use), curl, python3,
+# brotli (Debian package `brotli`) and the end2end npm packages (scripts/setup.sh) for step 4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
+if ! command -v brotli >/dev/null 2>&1; then
+  echo "bench/pages.sh needs brotli to measure the front end: apt-get install brotli" >&2
+  exit 1
+fi
 if ! command -v oha >/dev/null 2>&1; then
   echo "installing oha from crates.io (once)…"
   cargo install oha --locked --root "$SUNFLEET_CACHE/tools" >/dev/null 2>&1

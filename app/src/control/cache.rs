@@ -7,7 +7,7 @@
 //! command id once. Server-only.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -26,13 +26,15 @@ pub const FRESH_FOR: Duration = Duration::from_secs(10);
 #[derive(Default)]
 pub struct ControlCache {
     state: Mutex<State>,
-    /// One reload at a time; the others wait for it rather than query too.
-    loading: tokio::sync::Mutex<()>,
+    /// One reload at a time; the others use what is known (or wait, before the first load).
+    loading: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Default)]
 struct State {
     loaded: Option<Instant>,
+    /// Bumped by every change made here, so that a reload read before one does not undo it.
+    changes: u64,
     devices: HashMap<String, Versions>,
     /// Open commands by device, oldest first.
     commands: HashMap<String, Vec<OpenCommand>>,
@@ -63,6 +65,13 @@ impl State {
     }
 }
 
+/// A reload's rows, and the count of changes made here when it started reading.
+struct Read {
+    changes: u64,
+    devices: HashMap<String, Versions>,
+    commands: HashMap<String, Vec<OpenCommand>>,
+}
+
 /// What a device's post changed about its schedule, and what to tell it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
@@ -73,14 +82,46 @@ pub struct Answer {
 }
 
 impl ControlCache {
-    async fn ensure(&self, db: &Db) -> Result<()> {
-        if self.state.lock().expect("BUG: poisoned").fresh() {
+    /// Makes sure the table is loaded. Every device post passes here: once loaded, a stale
+    /// table is answered from (this node's own changes are in it) while a reload runs on the
+    /// storage runtime; waiting for it stalled every post for the reload of 5,000 devices,
+    /// every 10 s, which was the ingest p99.
+    async fn ensure(self: &Arc<Self>, db: &Db) -> Result<()> {
+        let (fresh, loaded) = {
+            let state = self.state.lock().expect("BUG: poisoned");
+            (state.fresh(), state.loaded.is_some())
+        };
+        if fresh {
+            return Ok(());
+        }
+        if loaded {
+            if let Ok(one) = self.loading.clone().try_lock_owned() {
+                let (cache, db) = (self.clone(), db.clone());
+                crate::db::spawn_background(async move {
+                    if let Err(e) = cache.reload(&db).await {
+                        tracing::warn!(error = %e, "reloading schedules and commands failed");
+                    }
+                    drop(one);
+                });
+            }
             return Ok(());
         }
         let _one = self.loading.lock().await;
-        if self.state.lock().expect("BUG: poisoned").fresh() {
+        if self.state.lock().expect("BUG: poisoned").loaded.is_some() {
             return Ok(());
         }
+        self.reload(db).await
+    }
+
+    async fn reload(&self, db: &Db) -> Result<()> {
+        let read = self.read(db).await?;
+        self.apply(read);
+        Ok(())
+    }
+
+    /// The table as the database has it now.
+    async fn read(&self, db: &Db) -> Result<Read> {
+        let changes = self.state.lock().expect("BUG: poisoned").changes;
         let rows = store::versions(db).await?;
         let open = command_store::open(db, Utc::now()).await?;
         let mut commands: HashMap<String, Vec<OpenCommand>> = HashMap::new();
@@ -89,11 +130,25 @@ impl ControlCache {
                 commands.entry(record.device.clone()).or_default().push(c);
             }
         }
+        Ok(Read {
+            changes,
+            devices: rows.into_iter().map(|v| (v.device.clone(), v)).collect(),
+            commands,
+        })
+    }
+
+    /// Takes `read` as the table, unless something changed here since it was read (the
+    /// rows may predate that change): then the table stays, to be reloaded in a second.
+    fn apply(&self, read: Read) -> bool {
         let mut state = self.state.lock().expect("BUG: poisoned");
-        state.devices = rows.into_iter().map(|v| (v.device.clone(), v)).collect();
-        state.commands = commands;
+        if state.changes != read.changes {
+            state.loaded = Some(Instant::now() - FRESH_FOR + Duration::from_secs(1));
+            return false;
+        }
+        state.devices = read.devices;
+        state.commands = read.commands;
         state.loaded = Some(Instant::now());
-        Ok(())
+        true
     }
 
     fn get(&self, device: &DeviceId) -> Versions {
@@ -109,6 +164,7 @@ impl ControlCache {
     /// A save on this node: devices hear of it at their next post.
     pub fn saved(&self, device: &DeviceId, version: u64) {
         let mut state = self.state.lock().expect("BUG: poisoned");
+        state.changes += 1;
         let entry = state
             .devices
             .entry(device.as_str().to_string())
@@ -120,6 +176,7 @@ impl ControlCache {
     pub fn queued(&self, record: &CommandRecord) {
         if let Some(c) = OpenCommand::of(record) {
             let mut state = self.state.lock().expect("BUG: poisoned");
+            state.changes += 1;
             let list = state.commands.entry(record.device.clone()).or_default();
             if !list.iter().any(|o| o.id == c.id) {
                 list.push(c);
@@ -131,6 +188,7 @@ impl ControlCache {
     /// A command that needs no more delivery (acked, failed or expired).
     pub fn finished(&self, device: &str, id: u64) {
         let mut state = self.state.lock().expect("BUG: poisoned");
+        state.changes += 1;
         if let Some(list) = state.commands.get_mut(device) {
             list.retain(|o| o.id != id);
             if list.is_empty() {
@@ -167,6 +225,7 @@ impl ControlCache {
         if !first.is_empty() {
             command_store::delivered(db, &first, now).await?;
             let mut state = self.state.lock().expect("BUG: poisoned");
+            state.changes += 1;
             if let Some(list) = state.commands.get_mut(device.as_str()) {
                 for c in list.iter_mut().filter(|c| first.contains(&c.id)) {
                     c.state = c.state.deliver();
@@ -287,7 +346,7 @@ impl ControlCache {
     /// reports (`reported`, at `at`) when that changed — with an event when it now runs the
     /// desired version or one never desired — and says what the device should fetch.
     pub async fn after_post(
-        &self,
+        self: &Arc<Self>,
         db: &Db,
         device: &DeviceId,
         owner: Option<&RecordId>,
@@ -331,9 +390,9 @@ impl ControlCache {
             store::set_reported(db, device, r, at, event).await?;
             known.reported = Some(r as i64);
             known.reported_at = Some(at);
-            self.state
-                .lock()
-                .expect("BUG: poisoned")
+            let mut state = self.state.lock().expect("BUG: poisoned");
+            state.changes += 1;
+            state
                 .devices
                 .insert(device.as_str().to_string(), known.clone());
         }
@@ -345,5 +404,54 @@ impl ControlCache {
         };
         let commands = self.deliver(db, device, now).await?;
         Ok(Answer { fetch, commands })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queued_command(device: &str, id: i64) -> CommandRecord {
+        let now = Utc::now();
+        CommandRecord {
+            id,
+            device: device.into(),
+            org: None,
+            kind: "start".into(),
+            percent: None,
+            state: "queued".into(),
+            created_at: now,
+            created_by: "test".into(),
+            expires_at: now + chrono::Duration::hours(1),
+            delivered_at: None,
+            finished_at: None,
+            note: None,
+        }
+    }
+
+    /// The reload runs beside the requests, so a command queued here while it reads must
+    /// survive it (its rows may have been read before the command was written).
+    #[tokio::test]
+    async fn a_reload_read_before_a_change_here_does_not_undo_it() {
+        let db = crate::db::in_memory(true).await;
+        let cache = Arc::new(ControlCache::default());
+        cache.reload(&db).await.expect("the first load");
+        let read = cache.read(&db).await.expect("a reload reads");
+        cache.queued(&queued_command("e00fce6843e0890f540977f3", 7));
+        assert!(
+            !cache.apply(read),
+            "a read older than a change is not applied"
+        );
+        let state = cache.state.lock().expect("not poisoned");
+        assert_eq!(state.commands["e00fce6843e0890f540977f3"][0].id, 7);
+        let age = state.loaded.expect("loaded").elapsed();
+        assert!(
+            age + Duration::from_secs(1) >= FRESH_FOR,
+            "reloaded again within a second"
+        );
+        drop(state);
+        let read = cache.read(&db).await.expect("a reload reads");
+        assert!(cache.apply(read), "a read with no change since is applied");
+        assert!(cache.state.lock().expect("not poisoned").fresh());
     }
 }

@@ -158,6 +158,17 @@ async fn open_surrealkv(url: &str) -> Result<(Surreal<Embedded>, Arc<Datastore>)
     Ok((db, datastore))
 }
 
+/// Runs `task` on the storage runtime: background work of tens of milliseconds of CPU
+/// (reloading the in-memory tables, writing rollups) then takes turns with the requests
+/// instead of holding one of the two workers that answer them.
+pub fn spawn_background<F>(task: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    storage_runtime().spawn(task)
+}
+
 /// SurrealKV flushes memtables to disk and compacts its levels in tasks that do blocking
 /// file I/O, spawned on whichever runtime opened the store. On the server's runtime (two
 /// workers on two cores) each 32 MiB flush held a worker and every request queued behind

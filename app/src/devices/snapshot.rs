@@ -46,7 +46,7 @@ impl FleetCache {
         if let Some(aged) = self.any() {
             if let Ok(guard) = self.loading.clone().try_lock_owned() {
                 let (cache, db) = (self.clone(), db.clone());
-                tokio::spawn(async move {
+                crate::db::spawn_background(async move {
                     if let Err(e) = cache.reload(&db).await {
                         tracing::warn!(error = %e, "reloading the fleet snapshot failed");
                     }

@@ -239,7 +239,8 @@ fn start(
     if let Some(flush) = pipeline.take_flush() {
         *rows = flush.rows();
         let db = pipeline.db();
-        *in_flight = Some(tokio::spawn(async move {
+        // Tens of thousands of rows: on the storage runtime, beside the requests.
+        *in_flight = Some(sunfleet_app::db::spawn_background(async move {
             let result = flush.write(&db).await;
             (flush, result)
         }));
