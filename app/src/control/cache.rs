@@ -442,14 +442,15 @@ mod tests {
             !cache.apply(read),
             "a read older than a change is not applied"
         );
-        let state = cache.state.lock().expect("not poisoned");
-        assert_eq!(state.commands["e00fce6843e0890f540977f3"][0].id, 7);
-        let age = state.loaded.expect("loaded").elapsed();
-        assert!(
-            age + Duration::from_secs(1) >= FRESH_FOR,
-            "reloaded again within a second"
-        );
-        drop(state);
+        {
+            let state = cache.state.lock().expect("not poisoned");
+            assert_eq!(state.commands["e00fce6843e0890f540977f3"][0].id, 7);
+            let age = state.loaded.expect("loaded").elapsed();
+            assert!(
+                age + Duration::from_secs(1) >= FRESH_FOR,
+                "reloaded again within a second"
+            );
+        }
         let read = cache.read(&db).await.expect("a reload reads");
         assert!(cache.apply(read), "a read with no change since is applied");
         assert!(cache.state.lock().expect("not poisoned").fresh());
