@@ -8,7 +8,29 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    sunfleet::cli::run().await
+/// Embedded SurrealDB runs its blocking storage work on a pool of at least 16 threads, even
+/// on machines with fewer cores. Up to 4 cores, 4 threads (SurrealDB's documented minimum)
+/// do the same work, and the idle ones' stacks and allocator heaps were ~10 MB of RSS on
+/// 2 cores (`bench/ingest.sh`). Set before any thread starts, since the variable is read once;
+/// an operator's own value wins.
+const KVS_THREADS: (&str, &str) = ("SURREAL_KVS_THREADPOOL_SIZE", "4");
+
+fn main() -> ExitCode {
+    let (name, threads) = KVS_THREADS;
+    if std::env::var_os(name).is_none()
+        && std::thread::available_parallelism().map_or(true, |n| n.get() <= 4)
+    {
+        std::env::set_var(name, threads);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("sunfleet: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(sunfleet::cli::run())
 }

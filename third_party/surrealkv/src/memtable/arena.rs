@@ -22,7 +22,7 @@ pub(crate) struct Arena {
 	/// Current allocation offset (atomically incremented)
 	n: AtomicU64,
 	/// Pre-allocated buffer
-	pub(crate) buf: Box<[u8]>,
+	pub(crate) buf: ZeroedBuf,
 }
 
 // Safety: Arena uses atomic operations for all mutations
@@ -32,7 +32,7 @@ unsafe impl Sync for Arena {}
 impl Arena {
 	pub(crate) fn new(capacity: usize) -> Self {
 		let capacity = capacity.min(MAX_ARENA_SIZE);
-		let buf = vec![0u8; capacity].into_boxed_slice();
+		let buf = ZeroedBuf::new(capacity);
 
 		Self {
 			// Start at 1 to reserve offset 0 as "null"
@@ -120,6 +120,83 @@ impl Arena {
 			0
 		} else {
 			(ptr as usize - self.buf.as_ptr() as usize) as u32
+		}
+	}
+}
+
+/// The arena's zeroed buffer. Patched for sunfleet (see PATCHED.md): upstream used
+/// `vec![0u8; capacity]`, and once the allocator hands back memory freed by an earlier
+/// memtable it zeroes all of it, so every new memtable cost its full capacity in resident
+/// memory at once, however little was written to it. Fresh anonymous pages read as zero
+/// and only the pages written become resident; dropping the arena returns them at once.
+pub(crate) struct ZeroedBuf {
+	#[cfg(unix)]
+	ptr: std::ptr::NonNull<u8>,
+	#[cfg(unix)]
+	len: usize,
+	#[cfg(not(unix))]
+	buf: Box<[u8]>,
+}
+
+// Safety: the mapping is owned by this value alone and freed only on drop.
+unsafe impl Send for ZeroedBuf {}
+unsafe impl Sync for ZeroedBuf {}
+
+impl ZeroedBuf {
+	#[cfg(unix)]
+	fn new(len: usize) -> Self {
+		let len = len.max(1);
+		// Safety: a fresh private anonymous mapping, checked for failure below.
+		let ptr = unsafe {
+			libc::mmap(
+				std::ptr::null_mut(),
+				len,
+				libc::PROT_READ | libc::PROT_WRITE,
+				libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+				-1,
+				0,
+			)
+		};
+		if ptr == libc::MAP_FAILED {
+			std::alloc::handle_alloc_error(
+				std::alloc::Layout::from_size_align(len, 4096).expect("arena layout"),
+			);
+		}
+		Self {
+			ptr: std::ptr::NonNull::new(ptr.cast()).expect("mmap returned null"),
+			len,
+		}
+	}
+
+	#[cfg(not(unix))]
+	fn new(len: usize) -> Self {
+		Self {
+			buf: vec![0u8; len].into_boxed_slice(),
+		}
+	}
+}
+
+impl std::ops::Deref for ZeroedBuf {
+	type Target = [u8];
+
+	#[cfg(unix)]
+	fn deref(&self) -> &[u8] {
+		// Safety: `len` bytes mapped readable and writable for the life of `self`.
+		unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+	}
+
+	#[cfg(not(unix))]
+	fn deref(&self) -> &[u8] {
+		&self.buf
+	}
+}
+
+#[cfg(unix)]
+impl Drop for ZeroedBuf {
+	fn drop(&mut self) {
+		// Safety: the mapping made in `new`, unmapped once.
+		unsafe {
+			libc::munmap(self.ptr.as_ptr().cast(), self.len);
 		}
 	}
 }
