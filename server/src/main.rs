@@ -13,14 +13,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// do the same work, and the idle ones' stacks and allocator heaps were ~10 MB of RSS on
 /// 2 cores (`bench/ingest.sh`). Set before any thread starts, since the variable is read once;
 /// an operator's own value wins.
-const KVS_THREADS: (&str, &str) = ("SURREAL_KVS_THREADPOOL_SIZE", "4");
+const KVS_THREADS_VAR: &str = "SURREAL_KVS_THREADPOOL_SIZE";
 
 fn main() -> ExitCode {
-    let (name, threads) = KVS_THREADS;
-    if std::env::var_os(name).is_none()
-        && std::thread::available_parallelism().map_or(true, |n| n.get() <= 4)
-    {
-        std::env::set_var(name, threads);
+    let small = std::thread::available_parallelism().map_or(true, |n| n.get() <= 4);
+    if small && std::env::var_os(KVS_THREADS_VAR).is_none() {
+        std::env::set_var(KVS_THREADS_VAR, "4");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
