@@ -443,3 +443,53 @@ async fn a_customers_home_sums_todays_solar_and_grid_energy_of_its_devices_only(
     let all = admin_home["solar_wh_today"].as_f64().unwrap();
     assert!((all - 40.0).abs() < 0.01, "the admin sees both: {all}");
 }
+
+/// Requests of one session arrive together (a page and its server functions) and all mark
+/// it used; SurrealKV refuses all but the first of those writes, and that used to be a 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_session_used_by_many_requests_at_once_is_touched_without_an_error() {
+    use sunfleet_app::accounts::store::{create_session, touch_session};
+    let app = spawn_app().await;
+    let now = Utc::now();
+    let user = surrealdb::types::RecordId::new("user", "racer");
+    create_session(&app.db, "race", &user, now, now + Duration::days(1))
+        .await
+        .unwrap();
+    // The statement itself does conflict when run together, so this is a real race…
+    let mut conflicts = 0;
+    for round in 0..20 {
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..16 {
+            let db = app.db.clone();
+            tasks.spawn(async move {
+                db.query("UPDATE session SET last_seen = $at RETURN NONE")
+                    .bind((
+                        "at",
+                        surrealdb::types::Datetime::from(now + Duration::seconds(round)),
+                    ))
+                    .await
+                    .and_then(|r| r.check())
+                    .err()
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            conflicts +=
+                done.unwrap()
+                    .is_some_and(|e| sunfleet_app::db::is_conflict(&e)) as usize;
+        }
+    }
+    assert!(conflicts > 0, "none of 320 writes conflicted");
+    // …which touching the session absorbs.
+    for round in 0..20 {
+        let at = now + Duration::minutes(round + 1);
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..16 {
+            let db = app.db.clone();
+            tasks.spawn(async move { touch_session(&db, "race", at).await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap()
+                .expect("a touch that lost the race is no error");
+        }
+    }
+}
