@@ -8,6 +8,8 @@
 # (curl, 5 runs).
 #   bench/history.sh                  # run scripts/build.sh first
 #   EVENTS=1000000 bench/history.sh   # quicker
+#   KEEP=~/h10m bench/history.sh      # seed into ~/h10m once and keep it; later runs with
+#                                     # the same KEEP skip the seeding (an hour at 10 M)
 # Needs oha (crates.io, installed into the tools folder on first use), curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,19 +21,31 @@ fi
 port=${BENCH_PORT:-3997}
 events=${EVENTS:-10000000}
 queries=${QUERIES:-200}
-dir=$(mktemp -d)
 pid=
-trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+if [ -n "${KEEP:-}" ]; then
+  dir=$KEEP
+  mkdir -p "$dir"
+  trap 'kill $pid 2>/dev/null || true' EXIT
+else
+  dir=$(mktemp -d)
+  trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+fi
 db="surrealkv://$dir/db"
-start=$(date +%s)
-"$SUNFLEET_BIN" seed --devices 5000 --events "$events" --db "$db" \
-  --ids-out "$dir/ids.txt" 2>&1 | grep -E "events: .*(000000|$events)/" || true
-echo "seeded 5000 devices and $events events in $(( $(date +%s) - start )) s ($(du -sh "$dir/db" | cut -f1) on disk)"
-SUNFLEET_NEW_PASSWORD=bench-password-123 "$SUNFLEET_BIN" user --db "$db" add \
-  --email bench@sunfleet.example --persona admin --name Bench >/dev/null
-SUNFLEET_NEW_PASSWORD=bench-password-123 "$SUNFLEET_BIN" user --db "$db" add \
-  --email dealer-bench@sunfleet.example --persona dealer --org rocky-mountain-pumps \
-  --name Dealer >/dev/null
+if [ -f "$dir/seeded" ]; then
+  echo "reusing $(cat "$dir/seeded") ($(du -sh "$dir/db" | cut -f1) on disk)"
+else
+  rm -rf "$dir/db"
+  start=$(date +%s)
+  "$SUNFLEET_BIN" seed --devices 5000 --events "$events" --db "$db" \
+    --ids-out "$dir/ids.txt" 2>&1 | grep -E "events: .*(000000|$events)/" || true
+  echo "seeded 5000 devices and $events events in $(( $(date +%s) - start )) s ($(du -sh "$dir/db" | cut -f1) on disk)"
+  SUNFLEET_NEW_PASSWORD=bench-password-123 "$SUNFLEET_BIN" user --db "$db" add \
+    --email bench@sunfleet.example --persona admin --name Bench >/dev/null
+  SUNFLEET_NEW_PASSWORD=bench-password-123 "$SUNFLEET_BIN" user --db "$db" add \
+    --email dealer-bench@sunfleet.example --persona dealer --org rocky-mountain-pumps \
+    --name Dealer >/dev/null
+  [ -z "${KEEP:-}" ] || echo "5000 devices and $events events seeded $(date -u +%FT%TZ)" >"$dir/seeded"
+fi
 "$SUNFLEET_BIN" serve --addr "127.0.0.1:$port" --db "$db" >"$dir/log" 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do

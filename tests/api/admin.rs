@@ -488,3 +488,50 @@ async fn partners_issue_keys_that_work_until_revoked_and_every_change_is_audited
     let (status, _) = app.post_fn_as(&partner, "/api/audit", &[]).await;
     assert_eq!(status, 403, "only admins read the audit trail");
 }
+
+#[tokio::test]
+async fn org_pickers_offer_only_the_orgs_in_the_callers_scope() {
+    let app = spawn_sample_tree().await;
+    let partner = app
+        .add_user(Persona::Partner, "p@agri.example", "agri")
+        .await;
+    let dealer = app
+        .add_user(Persona::Dealer, "d@rocky.example", "rocky")
+        .await;
+    let customer = app
+        .add_user(Persona::Customer, "c@platte.example", "platte")
+        .await;
+    let picker = |who: Option<Who>| {
+        let app = &app;
+        async move {
+            let (status, body) = match who {
+                Some(who) => app.post_fn_as(&who, "/api/org_names", &[]).await,
+                None => app.post_fn("/api/org_names", &[]).await,
+            };
+            assert_eq!(status, 200, "{body}");
+            let mut ids: Vec<String> = body
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|pair| pair[0].as_str().unwrap().to_string())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let everything = picker(None).await;
+    for org in [
+        "agri",
+        "agri-farm",
+        "rocky",
+        "platte",
+        "laramie",
+        "direct",
+        "basin",
+    ] {
+        assert!(everything.contains(&org.to_string()), "admin misses {org}");
+    }
+    assert_eq!(picker(Some(partner)).await, ["agri", "agri-farm"]);
+    assert_eq!(picker(Some(dealer)).await, ["laramie", "platte", "rocky"]);
+    assert_eq!(picker(Some(customer)).await, ["platte"]);
+}

@@ -521,6 +521,12 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: "POST",
+            route: "/api/org_names",
+            request: Request::Fn("/api/org_names", vec![]),
+            expect: signed_in(200),
+        },
+        Row {
+            method: "POST",
             route: "/api/org_create",
             request: Request::Fn(
                 "/api/org_create",

@@ -24,7 +24,7 @@ pub fn AuditPage() -> impl IntoView {
     let entries = Resource::new(filters, |(actor, org, from, to)| {
         audit_log(Some(actor), Some(org), parse_time(&from), parse_time(&to))
     });
-    let orgs = Resource::new(|| (), |_| crate::orgs::list_orgs());
+    let orgs = Resource::new(|| (), |_| crate::orgs::org_names());
     view! {
         <Title text="Audit trail" />
         <section class="page">
@@ -40,9 +40,9 @@ pub fn AuditPage() -> impl IntoView {
                     <Suspense>
                         {move || Suspend::new(async move {
                             let selected = param("org");
-                            orgs.await.unwrap_or_default().into_iter().map(|o| {
-                                let is = o.id == selected;
-                                view! { <option value=o.id.clone() selected=is>{o.name.clone()}</option> }
+                            orgs.await.unwrap_or_default().into_iter().map(|(id, name)| {
+                                let is = id == selected;
+                                view! { <option value=id selected=is>{name}</option> }
                             }).collect_view()
                         })}
                     </Suspense>

@@ -17,7 +17,7 @@ pub fn ChartsPage() -> impl IntoView {
     let config = Memo::new(move |_| {
         ChartConfig::parse_query(&location.search.try_get().unwrap_or_default()).unwrap_or_default()
     });
-    let orgs = Resource::new(|| (), |_| crate::orgs::list_orgs());
+    let orgs = Resource::new(|| (), |_| crate::orgs::org_names());
     let pick = move |ev: leptos::ev::Event| {
         let value = event_target_value(&ev);
         let mut c = config.get_untracked();
@@ -64,7 +64,6 @@ pub fn ChartsPage() -> impl IntoView {
                                         .and_then(Result::ok)
                                         .map(|list| {
                                             list.into_iter()
-                                                .map(|o| (o.id, o.name))
                                                 .map(|(id, name)| {
                                                     let selected = config.get().org.as_deref() == Some(id.as_str());
                                                     view! { <option value=id selected=selected>{name}</option> }

@@ -10,12 +10,12 @@ use crate::ui::ActionError;
 #[component]
 pub fn CopyCard(id: String) -> impl IntoView {
     // Loaded when the section is first opened: most visits never open it.
-    let orgs = RwSignal::new(None::<Vec<crate::orgs::model::OrgView>>);
+    let orgs = RwSignal::new(None::<Vec<(String, String)>>);
     let load_orgs = move |_| {
         if orgs.get_untracked().is_none() {
             orgs.set(Some(Vec::new()));
             leptos::task::spawn_local(async move {
-                orgs.set(Some(crate::orgs::list_orgs().await.unwrap_or_default()));
+                orgs.set(Some(crate::orgs::org_names().await.unwrap_or_default()));
             });
         }
     };
@@ -69,8 +69,8 @@ pub fn CopyCard(id: String) -> impl IntoView {
                 <label for="copy-org">"Organisation"</label>
                 <select id="copy-org" on:change=move |ev| org.set(event_target_value(&ev))>
                     <option value="">"—"</option>
-                    {move || orgs.get().unwrap_or_default().into_iter().map(|o| {
-                        view! { <option value=o.id.clone()>{o.name.clone()}</option> }
+                    {move || orgs.get().unwrap_or_default().into_iter().map(|(id, name)| {
+                        view! { <option value=id>{name}</option> }
                     }).collect_view()}
                 </select>
                 <label for="copy-q">"Search"</label>

@@ -48,6 +48,7 @@ pub mod ssr {
 
     use chrono::{DateTime, Utc};
     use chrono_tz::Tz;
+    use surrealdb::types::RecordId;
 
     use super::super::model::{
         Category, HistoryEntry, HistoryFilter, Severity, CSV_HEADER, CSV_LIMIT,
@@ -127,6 +128,10 @@ pub mod ssr {
                 (s.id, (s.name, tz))
             })
             .collect();
+        let mut orgs: Vec<RecordId> = rows.iter().filter_map(|r| r.org.clone()).collect();
+        orgs.sort_by_key(crate::db::key_string);
+        orgs.dedup();
+        let org_names = crate::orgs::store::names_of(db, orgs).await?;
         Ok(rows
             .into_iter()
             .map(|r| {
@@ -145,7 +150,10 @@ pub mod ssr {
                     local_time,
                     device_name: known.map(|(name, _)| name.clone()),
                     device: r.device,
-                    org_name: r.org_name,
+                    org_name: r
+                        .org
+                        .as_ref()
+                        .and_then(|o| org_names.get(&crate::db::key_string(o)).cloned()),
                     kind: r.kind,
                     severity: r.severity,
                     message: r.message,

@@ -88,7 +88,7 @@ fn Pager(filter: Memo<HistoryFilter>, next: Option<String>) -> impl IntoView {
 /// The filter form. Applying it navigates to the view's URL (from its newest event).
 #[component]
 fn Filters(filter: Memo<HistoryFilter>) -> impl IntoView {
-    let orgs = Resource::new(|| (), |_| crate::orgs::list_orgs());
+    let orgs = Resource::new(|| (), |_| crate::orgs::org_names());
     let (problem, set_problem) = signal(None::<String>);
     let category = NodeRef::<leptos::html::Select>::new();
     let severity = NodeRef::<leptos::html::Select>::new();
@@ -163,9 +163,9 @@ fn Filters(filter: Memo<HistoryFilter>) -> impl IntoView {
                 <Suspense>
                     {move || Suspend::new(async move {
                         let selected = f().org.unwrap_or_default();
-                        orgs.await.unwrap_or_default().into_iter().map(|o| {
-                            let is = o.id == selected;
-                            view! { <option value=o.id.clone() selected=is>{o.name.clone()}</option> }
+                        orgs.await.unwrap_or_default().into_iter().map(|(id, name)| {
+                            let is = id == selected;
+                            view! { <option value=id selected=is>{name}</option> }
                         }).collect_view()
                     })}
                 </Suspense>

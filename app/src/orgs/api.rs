@@ -21,6 +21,23 @@ pub async fn list_orgs() -> Result<Vec<OrgView>, AppError> {
     )
 }
 
+/// The orgs in the caller's scope as (id, name), by name: the choices of an org picker.
+/// [`list_orgs`] also counts each org's devices, users and children, which pickers do not
+/// show and which took 14 ms of the History and Charts pages' 15 on the demo fleet.
+#[server(endpoint = "org_names")]
+#[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
+pub async fn org_names() -> Result<Vec<(String, String)>, AppError> {
+    crate::error::respond(
+        async {
+            let caller = crate::accounts::caller::caller()?;
+            caller.require(crate::accounts::caller::Right::Read)?;
+            let db = crate::db::db()?;
+            super::store::names(&db, caller.scope.orgs()).await
+        }
+        .await,
+    )
+}
+
 /// Creates an org of `kind` under `parent`. Admins: partners and dealers under the operator,
 /// dealers also under partners, customers under any of those. Dealers: customers under
 /// themselves only.

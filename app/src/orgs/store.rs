@@ -362,3 +362,19 @@ pub async fn names(db: &Db, scope: Option<Vec<RecordId>>) -> Result<Vec<(String,
     let rows: Vec<OrgName> = response.take(0).map_err(internal("org names"))?;
     Ok(rows.into_iter().map(|o| (o.id, o.name)).collect())
 }
+
+/// The names of `orgs` by id key (orgs that no longer exist are left out): one point read
+/// each.
+pub async fn names_of(db: &Db, orgs: Vec<RecordId>) -> Result<HashMap<String, String>> {
+    if orgs.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut response = db
+        .query("SELECT record::id(id) AS id, name FROM $orgs")
+        .bind(("orgs", orgs))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("org names"))?;
+    let rows: Vec<OrgName> = response.take(0).map_err(internal("org names"))?;
+    Ok(rows.into_iter().map(|o| (o.id, o.name)).collect())
+}
