@@ -335,6 +335,21 @@ impl TestApp {
             .expect("insert orgs");
     }
 
+    /// In [`spawn_sample_tree`]: a partner of agri, a dealer of rocky and a customer of
+    /// platte, signed in.
+    pub async fn sample_personas(&self) -> (Who, Who, Who) {
+        let partner = self
+            .add_user(Persona::Partner, "p@agri.example", "agri")
+            .await;
+        let dealer = self
+            .add_user(Persona::Dealer, "d@rocky.example", "rocky")
+            .await;
+        let customer = self
+            .add_user(Persona::Customer, "c@platte.example", "platte")
+            .await;
+        (partner, dealer, customer)
+    }
+
     /// Creates a user of `persona` in `org` (password [`PASSWORD`]) and signs them in.
     pub async fn add_user(&self, persona: Persona, email: &str, org: &str) -> Who {
         create_user(&self.db, persona, email, org).await;

@@ -19,15 +19,7 @@ fn names(body: &Value) -> Vec<String> {
 #[tokio::test]
 async fn each_persona_sees_exactly_its_own_slice_of_the_fleet() {
     let app = spawn_sample_tree().await;
-    let partner = app
-        .add_user(Persona::Partner, "p@agri.example", "agri")
-        .await;
-    let dealer = app
-        .add_user(Persona::Dealer, "d@rocky.example", "rocky")
-        .await;
-    let customer = app
-        .add_user(Persona::Customer, "c@platte.example", "platte")
-        .await;
+    let (partner, dealer, customer) = app.sample_personas().await;
     let cases = [
         (
             &app.admin,

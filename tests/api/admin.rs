@@ -492,15 +492,7 @@ async fn partners_issue_keys_that_work_until_revoked_and_every_change_is_audited
 #[tokio::test]
 async fn org_pickers_offer_only_the_orgs_in_the_callers_scope() {
     let app = spawn_sample_tree().await;
-    let partner = app
-        .add_user(Persona::Partner, "p@agri.example", "agri")
-        .await;
-    let dealer = app
-        .add_user(Persona::Dealer, "d@rocky.example", "rocky")
-        .await;
-    let customer = app
-        .add_user(Persona::Customer, "c@platte.example", "platte")
-        .await;
+    let (partner, dealer, customer) = app.sample_personas().await;
     let picker = |who: Option<Who>| {
         let app = &app;
         async move {
