@@ -256,15 +256,7 @@ async fn every_persona_sees_the_history_of_its_scope_only() {
     ] {
         events_at(&app, device, org, now, 2).await;
     }
-    let partner = app
-        .add_user(Persona::Partner, "p@agri.example", "agri")
-        .await;
-    let dealer = app
-        .add_user(Persona::Dealer, "d@rocky.example", "rocky")
-        .await;
-    let customer = app
-        .add_user(Persona::Customer, "c@platte.example", "platte")
-        .await;
+    let (partner, dealer, customer) = app.sample_personas().await;
     let all = ["SF-1-00001", PLATTE, LARAMIE, DIRECT];
     for (who, caller, sees) in [
         ("admin", &app.admin, &all[..]),
