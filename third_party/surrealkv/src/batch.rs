@@ -27,6 +27,10 @@ pub(crate) struct Batch {
 	// the pipeline overwrites it before the batch is written to WAL.
 	pub(crate) starting_seq_num: u64,
 	pub(crate) size: u64, // Total size of all records (not serialized)
+	// sunfleet patch: the WAL segment this batch was appended to by the commit pipeline
+	// (not serialized). `LsmCommitEnv::apply` compares it with the memtable the batch
+	// lands in: see there.
+	pub(crate) wal_segment: u64,
 }
 
 impl Default for Batch {
@@ -43,6 +47,7 @@ impl Batch {
 			version: BATCH_VERSION,
 			starting_seq_num,
 			size: 0,
+			wal_segment: 0,
 		}
 	}
 
@@ -299,6 +304,7 @@ impl Batch {
 			valueptrs,
 			starting_seq_num: seq_num,
 			size: 0, // Decoded batches don't track size
+			wal_segment: 0,
 		})
 	}
 }

@@ -23,6 +23,8 @@ mod transaction;
 mod vfs;
 mod vlog;
 mod wal;
+#[cfg(test)]
+mod sunfleet_tests;
 
 use std::cmp::Ordering;
 use std::fmt::Debug;

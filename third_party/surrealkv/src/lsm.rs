@@ -915,6 +915,38 @@ impl LsmCommitEnv {
 	}
 }
 
+impl LsmCommitEnv {
+	/// sunfleet patch: adds `batch` to `memtable` (the active one, read-locked by the caller,
+	/// so no rotation can happen meanwhile) after making sure the batch is in a WAL segment
+	/// that outlives the memtable.
+	///
+	/// A batch is appended to the WAL under the commit pipeline's write mutex but applied
+	/// after it, so the memtable can rotate in between: the batch that found the arena full,
+	/// and any other batch still in flight, then land in the memtable of WAL segment N + 1
+	/// while their only log record is in segment N. Flushing memtable N deletes segment N
+	/// (the manifest's log number becomes N + 1), and from then until memtable N + 1 is
+	/// flushed, a crash or a close without a runtime loses those acknowledged batches:
+	/// recovery starts at segment N + 1. Such a batch is appended again to the active
+	/// segment (and synced, as a rotation syncs the old one) before it is applied. If both
+	/// segments are replayed after all, the duplicate rows share key and sequence number;
+	/// a memtable ignores them and compaction drops them (`iter.rs`).
+	fn add_logged(&self, memtable: &MemTable, batch: &Batch) -> Result<()> {
+		if memtable.get_wal_number() > batch.wal_segment {
+			let enc_bytes = batch.encode()?;
+			let mut wal_guard = self.core.wal.write();
+			wal_guard.append(&enc_bytes)?;
+			wal_guard.sync()?;
+			log::debug!(
+				"apply: batch of WAL #{:020} logged again in #{:020} for memtable of #{:020}",
+				batch.wal_segment,
+				wal_guard.get_active_log_number(),
+				memtable.get_wal_number()
+			);
+		}
+		memtable.add(batch)
+	}
+}
+
 impl CommitEnv for LsmCommitEnv {
 	// Write batch to WAL with inline values (synchronous operation).
 	// VLog separation is deferred to memtable flush time.
@@ -943,6 +975,7 @@ impl CommitEnv for LsmCommitEnv {
 		if sync {
 			wal_guard.sync()?;
 		}
+		processed_batch.wal_segment = wal_guard.get_active_log_number();
 		drop(wal_guard);
 
 		Ok(processed_batch)
@@ -963,7 +996,7 @@ impl CommitEnv for LsmCommitEnv {
 		// Try to add to current memtable
 		let result = {
 			let active_memtable = self.core.active_memtable.read()?;
-			active_memtable.add(batch)
+			self.add_logged(&active_memtable, batch)
 		};
 
 		match result {
@@ -981,7 +1014,7 @@ impl CommitEnv for LsmCommitEnv {
 
 				// Retry on new memtable - must succeed
 				let active_memtable = self.core.active_memtable.read()?;
-				active_memtable.add(batch)
+				self.add_logged(&active_memtable, batch)
 			}
 			Err(e) => Err(e),
 		}
@@ -1227,8 +1260,30 @@ impl Core {
 
 		// Set recovered memtable as active (if any)
 		if let Some(memtable) = recovered_memtable {
-			let mut active_memtable = inner.active_memtable.write()?;
-			*active_memtable = memtable;
+			// sunfleet patch: when the newest segment (the one the WAL appends to) held more
+			// than one memtable, replay flushed its first pieces and the manifest's log number
+			// now says that segment is flushed, though its last piece is only in memory. Left
+			// as the active memtable, that piece and every write appended to the segment from
+			// now on would be skipped by the next replay. Flush it too, and move the WAL to a
+			// segment the manifest does not count as flushed.
+			let log_number = inner.level_manifest.read()?.get_log_number();
+			let active_wal = inner.wal.read().get_active_log_number();
+			if active_wal < log_number {
+				let table_id = inner.level_manifest.read()?.next_table_id();
+				inner.flush_immutable_to_sst(Arc::clone(&memtable), table_id, active_wal)?;
+				let mut wal = inner.wal.write();
+				while wal.get_active_log_number() < log_number {
+					wal.rotate()?;
+				}
+				log::info!(
+					"Recovery: flushed the rest of split WAL #{:020}, writes go to #{:020}",
+					active_wal,
+					wal.get_active_log_number()
+				);
+			} else {
+				let mut active_memtable = inner.active_memtable.write()?;
+				*active_memtable = memtable;
+			}
 		}
 
 		// Ensure the active memtable has the correct WAL number set
@@ -1712,6 +1767,11 @@ impl Tree {
 
 impl Drop for Tree {
 	fn drop(&mut self) {
+		// sunfleet patch: a tree closed with `close()` has nothing left to do (`close` took
+		// its task manager); only an unclosed tree is closed here, or warned about.
+		if self.core.task_manager.lock().is_ok_and(|t| t.is_none()) {
+			return;
+		}
 		#[cfg(not(target_arch = "wasm32"))]
 		{
 			// Native environment - use tokio
