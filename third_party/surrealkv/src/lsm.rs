@@ -1514,6 +1514,9 @@ impl Core {
 #[derive(Clone)]
 pub struct Tree {
 	pub(crate) core: Arc<Core>,
+	/// sunfleet patch: one count per clone of this handle (transactions hold the core, not
+	/// this), so that only dropping the last handle closes the tree.
+	handles: Arc<()>,
 }
 
 impl Tree {
@@ -1536,6 +1539,7 @@ impl Tree {
 
 		Ok(Self {
 			core: Arc::new(core),
+			handles: Arc::new(()),
 		})
 	}
 
@@ -1767,9 +1771,13 @@ impl Tree {
 
 impl Drop for Tree {
 	fn drop(&mut self) {
-		// sunfleet patch: a tree closed with `close()` has nothing left to do (`close` took
-		// its task manager); only an unclosed tree is closed here, or warned about.
-		if self.core.task_manager.lock().is_ok_and(|t| t.is_none()) {
+		// sunfleet patch: `Tree` is `Clone` (SurrealDB's commit coordinator and WAL flusher
+		// threads hold clones), and dropping any clone closed the tree under the others, or
+		// warned where no runtime was. Only the last handle closes it, and a tree already
+		// closed with `close()` (which took its task manager) has nothing left to do.
+		if Arc::strong_count(&self.handles) > 1
+			|| self.core.task_manager.lock().is_ok_and(|t| t.is_none())
+		{
 			return;
 		}
 		#[cfg(not(target_arch = "wasm32"))]

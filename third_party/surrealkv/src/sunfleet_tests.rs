@@ -116,3 +116,19 @@ fn a_closed_tree_is_dropped_without_a_runtime_quietly_and_reopens_with_nothing_t
 	assert!(tree.core.inner.active_memtable.read().unwrap().is_empty());
 	rt.block_on(tree.close()).unwrap();
 }
+
+#[test]
+fn dropping_a_clone_of_the_tree_leaves_it_open_for_the_other_handles() {
+	let dir = TempDir::new().unwrap();
+	let rt = runtime();
+	let tree = open(&rt, dir.path(), 64 * 1024);
+	rt.block_on(async {
+		write(&tree, 0, 10).await;
+		// As SurrealDB's commit coordinator does with its clone, inside the runtime.
+		drop(tree.clone());
+		tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+		write(&tree, 10, 20).await;
+	});
+	assert_eq!(missing(&tree, 0, 20), Vec::<usize>::new());
+	rt.block_on(tree.close()).unwrap();
+}
