@@ -57,13 +57,19 @@ fn a_commit_applied_after_the_memtable_rotated_survives_a_crash_once_the_old_mem
 		write(&tree, 0, written).await;
 		// The background flush turns the older memtables into tables and deletes their WAL
 		// segments; the newest memtable is only in memory.
-		for _ in 0..1000 {
-			if tree.core.inner.immutable_memtables.read().unwrap().is_empty() {
+		// Waited for (up to a minute: the crate's other tests share the cores), then done
+		// here if it has not finished.
+		let flushed = || tree.core.inner.immutable_memtables.read().unwrap().is_empty();
+		for _ in 0..6000 {
+			if flushed() {
 				break;
 			}
 			tokio::time::sleep(std::time::Duration::from_millis(10)).await;
 		}
-		assert!(tree.core.inner.immutable_memtables.read().unwrap().is_empty());
+		if !flushed() {
+			tree.core.inner.flush_all_immutables_sync().unwrap();
+		}
+		assert!(flushed());
 		let log_number = tree.core.inner.level_manifest.read().unwrap().get_log_number();
 		assert!(log_number > 1, "the test needs a flushed memtable (log number {log_number})");
 		// The same cleanup the flush spawned, done now (it may have run already).
