@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{DbArgs, ServeArgs};
+use sunfleet_app::db::Db;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -136,17 +137,40 @@ pub async fn run() -> ExitCode {
     }
 }
 
+/// Runs `work` on the migrated database, then closes it, whether `work` succeeded or not.
+/// An embedded datastore left unclosed is recovered from its write-ahead log at the next
+/// start instead of opening from its flushed tables.
+async fn with_db<F, Fut>(args: DbArgs, work: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Db) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let db = sunfleet_app::db::connect(&args.to_config()).await?;
+    let result = match sunfleet_app::db::migrate(&db).await {
+        Ok(version) => {
+            tracing::debug!(version, "database schema");
+            work(db.clone()).await
+        }
+        Err(e) => Err(e.into()),
+    };
+    db.close().await;
+    result
+}
+
 async fn migrate(db: DbArgs) -> anyhow::Result<()> {
     let db = sunfleet_app::db::connect(&db.to_config()).await?;
-    let version = sunfleet_app::db::migrate(&db).await?;
-    println!("database schema is at version {version}");
+    let result = sunfleet_app::db::migrate(&db).await;
+    db.close().await;
+    println!("database schema is at version {}", result?);
     Ok(())
 }
 
 async fn integration(command: IntegrationCommand, db: DbArgs) -> anyhow::Result<()> {
+    with_db(db, |db| integration_with(command, db)).await
+}
+
+async fn integration_with(command: IntegrationCommand, db: Db) -> anyhow::Result<()> {
     use crate::ingest::integrations;
-    let db = sunfleet_app::db::connect(&db.to_config()).await?;
-    sunfleet_app::db::migrate(&db).await?;
     match command {
         IntegrationCommand::Add { name } => {
             let secret = integrations::add(&db, &name, None).await?;
@@ -181,11 +205,13 @@ async fn integration(command: IntegrationCommand, db: DbArgs) -> anyhow::Result<
 }
 
 async fn user(command: UserCommand, db: DbArgs) -> anyhow::Result<()> {
+    with_db(db, |db| user_with(command, db)).await
+}
+
+async fn user_with(command: UserCommand, db: Db) -> anyhow::Result<()> {
     use sunfleet_app::accounts::model::Persona;
     use sunfleet_app::accounts::users::{create_user, UserSpec};
     use sunfleet_app::orgs::store::{self as orgs, org_record, NewOrg};
-    let db = sunfleet_app::db::connect(&db.to_config()).await?;
-    sunfleet_app::db::migrate(&db).await?;
     match command {
         UserCommand::Add {
             email,
@@ -257,17 +283,29 @@ async fn seed(
     if !(0..=366).contains(&days) {
         anyhow::bail!("--days must be between 0 and 366");
     }
-    let db = sunfleet_app::db::connect(&db.to_config()).await?;
-    sunfleet_app::db::migrate(&db).await?;
+    with_db(db, |db| async move {
+        seed_with(devices, days, history_devices, ids_out, events, &db).await
+    })
+    .await
+}
+
+async fn seed_with(
+    devices: usize,
+    days: i64,
+    history_devices: Option<usize>,
+    ids_out: Option<std::path::PathBuf>,
+    events: usize,
+    db: &Db,
+) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
     let history = history_devices.unwrap_or(devices).min(devices);
-    crate::demo::seed_with(&db, now, devices, days, history).await?;
+    crate::demo::seed_with(db, now, devices, days, history).await?;
     if days > 0 {
-        sunfleet_app::db::set_flag(&db, "demo_seeded").await?;
+        sunfleet_app::db::set_flag(db, "demo_seeded").await?;
     }
     let fleet = crate::demo::Fleet::generate_n(now, crate::demo::SEED, devices);
     if events > 0 {
-        crate::demo::seed_events(&db, &fleet, events, 90, now).await?;
+        crate::demo::seed_events(db, &fleet, events, 90, now).await?;
     }
     if let Some(path) = ids_out {
         let ids: String = fleet

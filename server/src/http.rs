@@ -325,14 +325,25 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     let db = sunfleet_app::db::connect(&args.db.to_config()).await?;
-    sunfleet_app::db::migrate(&db).await?;
+    // Closed however serving ends, so that the next start opens from flushed tables.
+    let result = serve_on(&db, args, mailer).await;
+    db.close().await;
+    result
+}
+
+async fn serve_on(
+    db: &Db,
+    args: ServeArgs,
+    mailer: Option<std::sync::Arc<sunfleet_app::accounts::mail::Mailer>>,
+) -> anyhow::Result<()> {
+    sunfleet_app::db::migrate(db).await?;
     let mut state = AppState::new(db.clone());
     state.mailer = mailer;
     state.tiles = args.tiles()?;
     state.particle = args.particle()?.map(std::sync::Arc::new);
     if args.demo {
-        crate::demo::seed_once(&db).await?;
-        crate::demo::ensure_demo_users(&db).await?;
+        crate::demo::seed_once(db).await?;
+        crate::demo::ensure_demo_users(db).await?;
         tokio::spawn(crate::demo::keep_alive(
             db.clone(),
             state.ingest.writer.clone(),
@@ -356,7 +367,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .await
     .context("server stopped")?;
     // Rollups and statuses held in memory go out now, rather than be replayed from the
-    // journal at the next start; then the database closes its files.
+    // journal at the next start; then (in `serve`) the database closes its files.
     match tokio::time::timeout(std::time::Duration::from_secs(10), writer.flush()).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
@@ -366,7 +377,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::warn!("rollups and statuses not flushed in 10 s; the next start replays them")
         }
     }
-    db.close().await;
     Ok(())
 }
 

@@ -321,6 +321,62 @@ fn the_first_admin_is_created_from_the_command_line() {
     }
 }
 
+/// Files under `dir` whose name ends in `.wal` and that hold any bytes.
+fn unflushed_logs(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "wal")
+                && entry.metadata().is_ok_and(|m| m.len() > 0)
+            {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn command_line_writes_close_the_database_and_keep_every_user() {
+    // An unclosed store is recovered from its write-ahead log at the next opening, and that
+    // recovery once lost a user added by an earlier command.
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("surrealkv://{}", dir.path().join("db").display());
+    let env = [
+        ("SUNFLEET_DB", db.as_str()),
+        ("SUNFLEET_NEW_PASSWORD", "a long enough password"),
+    ];
+    for email in ["one@example.com", "two@example.com", "three@example.com"] {
+        let out = sunfleet(
+            &["user", "add", "--email", email, "--persona", "admin"],
+            &env,
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(!err.contains("closing the store"), "closed cleanly: {err}");
+        assert_eq!(
+            unflushed_logs(dir.path()),
+            Vec::<String>::new(),
+            "nothing left to replay after `user add {email}`"
+        );
+    }
+    for email in ["one@example.com", "two@example.com", "three@example.com"] {
+        let again = sunfleet(
+            &["user", "add", "--email", email, "--persona", "admin"],
+            &env,
+        );
+        assert!(
+            stderr(&again).contains("already exists"),
+            "{email} is still there: {}",
+            stderr(&again)
+        );
+    }
+}
+
 #[test]
 fn a_bad_smtp_setting_is_named_at_start() {
     let out = sunfleet(
