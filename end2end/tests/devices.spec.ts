@@ -173,9 +173,14 @@ test("the map shows every matching device, and a popup leads to the device", asy
   const one = placed.points[0];
   await page.getByLabel("Search").fill(one.id);
   await expect(map).toHaveAttribute("data-markers", "1");
-  await page.locator(".leaflet-marker-icon").first().click();
   const popup = page.locator(".leaflet-popup-content");
-  await expect(popup).toContainText(one.name);
+  // The map zooms to the one marker, and the cluster layer redraws its markers when the
+  // zoom ends: a click on the marker drawn before that lands on a removed element (seen
+  // once in 29 runs on a loaded machine). A person clicks again; so does the test.
+  await expect(async () => {
+    await page.locator(".leaflet-marker-icon").first().click();
+    await expect(popup).toContainText(one.name, { timeout: 2_000 });
+  }).toPass({ timeout: 20_000 });
   await popup.getByRole("link", { name: "Open device" }).click();
   await expect(page).toHaveURL(`/devices/${one.id}`);
   expect(errors).toEqual([]);
