@@ -432,8 +432,15 @@ pub(crate) mod ssr {
         caller.require(right)?;
         let id = DeviceId::parse(id).map_err(|_| AppError::not_found("device"))?;
         let db = crate::db::db()?;
-        let state = store::states(&db, std::slice::from_ref(&id))
-            .await?
+        let ids = std::slice::from_ref(&id);
+        // Reading goes by the fleet snapshot, as the device page does; a change asks the
+        // database.
+        let states = if right == Right::Read {
+            crate::devices::snapshot::states(&db, ids).await?
+        } else {
+            store::states(&db, ids).await?
+        };
+        let state = states
             .into_iter()
             .next()
             .filter(|s| !s.decommissioned && caller.scope.contains(&s.owner))

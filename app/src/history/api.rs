@@ -74,7 +74,7 @@ pub mod ssr {
             (Some(device), _) => {
                 // Decommissioned devices keep their history.
                 let id = DeviceId::parse(device)?;
-                let state = crate::devices::store::states(db, std::slice::from_ref(&id))
+                let state = crate::devices::snapshot::states(db, std::slice::from_ref(&id))
                     .await?
                     .into_iter()
                     .next()
@@ -120,7 +120,7 @@ pub mod ssr {
             .collect();
         ids.sort();
         ids.dedup();
-        let devices: HashMap<String, (String, Tz)> = crate::devices::store::states(db, &ids)
+        let devices: HashMap<String, (String, Tz)> = crate::devices::snapshot::states(db, &ids)
             .await?
             .into_iter()
             .map(|s| {
@@ -131,7 +131,20 @@ pub mod ssr {
         let mut orgs: Vec<RecordId> = rows.iter().filter_map(|r| r.org.clone()).collect();
         orgs.sort_by_key(crate::db::key_string);
         orgs.dedup();
-        let org_names = crate::orgs::store::names_of(db, orgs).await?;
+        // Names from the fleet snapshot; orgs created since it was loaded from the database.
+        let snapshot = crate::devices::snapshot::cached(db).await?;
+        let mut org_names = HashMap::new();
+        let mut unknown = Vec::new();
+        for org in orgs {
+            let key = crate::db::key_string(&org);
+            match snapshot.as_ref().and_then(|s| s.org_name(&key)) {
+                Some(name) => {
+                    org_names.insert(key, name.to_string());
+                }
+                None => unknown.push(org),
+            }
+        }
+        org_names.extend(crate::orgs::store::names_of(db, unknown).await?);
         Ok(rows
             .into_iter()
             .map(|r| {
