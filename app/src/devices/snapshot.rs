@@ -683,7 +683,9 @@ mod tests {
             DeviceId::parse("SF-9-2").unwrap(),
         );
         let snapshot = Snapshot::load(&db, 0).await.unwrap();
-        let stored = store::states(&db, std::slice::from_ref(&live)).await.unwrap();
+        let stored = store::states(&db, std::slice::from_ref(&live))
+            .await
+            .unwrap();
         assert_eq!(
             format!("{:?}", snapshot.state(&live).unwrap()),
             format!("{:?}", stored[0])
