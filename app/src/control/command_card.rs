@@ -11,17 +11,31 @@ use crate::ui::{ActionError, ErrorBox, Loading};
 /// How often an open command's state is looked at again.
 const REFRESH_MS: u64 = 3_000;
 
+/// The card's data, made by the page (see `ScheduleData`: a resource made inside the page's
+/// view was fetched once per server-side build of it).
+#[derive(Clone, Copy)]
+pub struct CommandData {
+    send: ServerAction<SendCommand>,
+    tick: RwSignal<u32>,
+    list: Resource<Result<CommandList, crate::error::AppError>>,
+}
+
+impl CommandData {
+    /// The commands of the device `id` names.
+    pub fn new(id: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        let send = ServerAction::<SendCommand>::new();
+        let tick = RwSignal::new(0u32);
+        let list = Resource::new(
+            move || (id(), tick.get(), send.version().get()),
+            |(id, _, _)| device_commands(id),
+        );
+        CommandData { send, tick, list }
+    }
+}
+
 #[component]
-pub fn CommandCard(id: String) -> impl IntoView {
-    let send = ServerAction::<SendCommand>::new();
-    let tick = RwSignal::new(0u32);
-    let list = Resource::new(
-        {
-            let id = id.clone();
-            move || (id.clone(), tick.get(), send.version().get())
-        },
-        |(id, _, _)| device_commands(id),
-    );
+pub fn CommandCard(data: CommandData) -> impl IntoView {
+    let CommandData { send, tick, list } = data;
     // Live while something is open: poll (browser only; effects do not run on the server).
     Effect::new(move |_| {
         let handle = set_interval_with_handle(

@@ -15,20 +15,34 @@ const DAY_LABELS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 /// Drawing and dragging snap to a quarter hour.
 const SNAP: u16 = 15;
 
+/// The card's data, made by the page itself rather than the card: in server rendering the
+/// page's view is built several times per request (3× under `bench/pages.sh`), and a
+/// resource made inside it was fetched each time.
+#[derive(Clone, Copy)]
+pub struct ScheduleData {
+    save: ServerAction<SaveSchedule>,
+    schedule: Resource<Result<ScheduleView, crate::error::AppError>>,
+}
+
+impl ScheduleData {
+    /// The schedule of the device `id` names.
+    pub fn new(id: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        let save = ServerAction::<SaveSchedule>::new();
+        // Reload after a successful save only: a refused one keeps the draft next to the error.
+        let saved = RwSignal::new(0usize);
+        Effect::new(move |_| {
+            if save.value().get().is_some_and(|r| r.is_ok()) {
+                saved.update(|n| *n += 1);
+            }
+        });
+        let schedule = Resource::new(move || (id(), saved.get()), |(id, _)| get_schedule(id));
+        ScheduleData { save, schedule }
+    }
+}
+
 #[component]
-pub fn ScheduleCard(id: String) -> impl IntoView {
-    let save = ServerAction::<SaveSchedule>::new();
-    // Reload after a successful save only: a refused one keeps the draft next to the error.
-    let saved = RwSignal::new(0usize);
-    Effect::new(move |_| {
-        if save.value().get().is_some_and(|r| r.is_ok()) {
-            saved.update(|n| *n += 1);
-        }
-    });
-    let schedule = Resource::new(
-        move || (id.clone(), saved.get()),
-        |(id, _)| get_schedule(id),
-    );
+pub fn ScheduleCard(data: ScheduleData) -> impl IntoView {
+    let ScheduleData { save, schedule } = data;
     view! {
         <section class="card schedule-card" aria-labelledby="schedule-h">
             <h2 id="schedule-h">"Run schedule"</h2>

@@ -7,6 +7,8 @@ use leptos_router::hooks::use_params_map;
 use super::api::get_device;
 use super::manage_view::{Actions, LocationCard, ManageCard};
 use super::model::{fault_label, DeviceDetail, LatestStatus};
+use crate::control::command_card::{CommandCard, CommandData};
+use crate::control::schedule_card::{ScheduleCard, ScheduleData};
 use crate::error::AppError;
 use crate::ui::format::{celsius, rpm, volts, watts};
 use crate::ui::{ErrorBox, Loading, NotFound, StatusBadge};
@@ -23,6 +25,13 @@ pub fn DevicePage() -> impl IntoView {
     };
     let actions = Actions::new();
     let device = Resource::new(move || (id(), actions.version()), |(id, _)| get_device(id));
+    // The cards' data is made here, once: the view below is built more than once per
+    // server render, and each build would fetch it again.
+    let cards = Cards {
+        schedule: ScheduleData::new(id),
+        commands: CommandData::new(id),
+        events: crate::history::recent_events(id),
+    };
     // A decommissioned device is gone from the live fleet: back to the list.
     Effect::new(move |_| {
         if actions
@@ -41,7 +50,7 @@ pub fn DevicePage() -> impl IntoView {
                     .try_get()
                     .flatten()
                     .map(|result| match result {
-                        Ok(device) => view! { <DeviceView device actions /> }.into_any(),
+                        Ok(device) => view! { <DeviceView device actions cards /> }.into_any(),
                         Err(AppError::NotFound { .. }) => {
                             view! { <NotFound what="device" /> }.into_any()
                         }
@@ -52,8 +61,16 @@ pub fn DevicePage() -> impl IntoView {
     }
 }
 
+/// What the page's cards show, fetched by the page.
+#[derive(Clone, Copy)]
+struct Cards {
+    schedule: ScheduleData,
+    commands: CommandData,
+    events: crate::history::RecentData,
+}
+
 #[component]
-fn DeviceView(device: DeviceDetail, actions: Actions) -> impl IntoView {
+fn DeviceView(device: DeviceDetail, actions: Actions, cards: Cards) -> impl IntoView {
     let full = device.clone();
     let DeviceDetail {
         id,
@@ -128,9 +145,9 @@ fn DeviceView(device: DeviceDetail, actions: Actions) -> impl IntoView {
                     <h2 id="chart-h">"Charts"</h2>
                     <crate::charts::ChartPanel path=format!("/devices/{}", full.id) device=Some(full.id.to_string()) />
                 </section>
-                <crate::control::schedule_card::ScheduleCard id=full.id.to_string() />
-                <crate::control::command_card::CommandCard id=full.id.to_string() />
-                <crate::history::RecentEvents id=full.id.to_string() />
+                <ScheduleCard data=cards.schedule />
+                <CommandCard data=cards.commands />
+                <crate::history::RecentEvents id=full.id.to_string() events=cards.events />
                 <LocationCard device=full actions />
                 {manage}
             </div>

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use super::api::history;
+use super::model::HistoryPage;
 use super::page::EventTable;
 use crate::ui::format::query_escape;
 use crate::ui::{ErrorBox, Loading};
@@ -11,11 +12,20 @@ use crate::ui::{ErrorBox, Loading};
 /// Events the card shows.
 const SHOWN: u32 = 10;
 
+/// The device's last events, fetched by the page (see `control::schedule_card::ScheduleData`).
+pub type RecentData = Resource<Result<HistoryPage, crate::error::AppError>>;
+
+/// The last events of the device `id` names.
+pub fn recent_events(id: impl Fn() -> String + Send + Sync + 'static) -> RecentData {
+    Resource::new(
+        move || format!("device={}&range=1y", query_escape(&id())),
+        |q| history(q, Some(SHOWN)),
+    )
+}
+
 #[component]
-pub fn RecentEvents(#[prop(into)] id: String) -> impl IntoView {
-    let query = format!("device={}&range=1y", query_escape(&id));
+pub fn RecentEvents(#[prop(into)] id: String, events: RecentData) -> impl IntoView {
     let full = format!("/history?device={}&range=1y", query_escape(&id));
-    let events = Resource::new(move || query.clone(), |q| history(q, Some(SHOWN)));
     view! {
         <section class="card wide" aria-labelledby="events-h">
             <h2 id="events-h">"Recent events"</h2>

@@ -12,5 +12,5 @@ pub mod store;
 #[cfg(feature = "ssr")]
 pub use api::ssr::history_csv;
 pub use api::{history, History};
-pub use card::RecentEvents;
+pub use card::{recent_events, RecentData, RecentEvents};
 pub use page::HistoryPage;
