@@ -6,7 +6,8 @@
 #   DURATION=30s bench/pages.sh
 # 1. open loop (oha -q, --latency-correction: no coordinated omission): the fleet page and a
 #    device page at 250 pages/s each, p50/p99;
-# 2. closed loop: peak pages/s at 64 connections;
+# 2. closed loop: peak pages/s at 64 connections; then the open loop again while the fleet
+#    simulator posts every device's reading once a minute;
 # 3. chart queries (the series server function, one at a time): one device over 24 h, 30 d
 #    and 1 y, the whole fleet over 24 h, p50/p99;
 # 4. the front end: WASM + JS (brotli, as served) and the time until the map with 5,000
@@ -28,7 +29,8 @@ port=${BENCH_PORT:-3998}
 duration=${DURATION:-20s}
 dir=$(mktemp -d)
 pid=
-trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
+simulator=
+trap 'kill $pid $simulator 2>/dev/null || true; rm -rf "$dir"' EXIT
 db="surrealkv://$dir/db"
 start=$(date +%s)
 "$SUNFLEET_BIN" seed --devices 5000 --days 30 --history-devices 100 --db "$db" \
@@ -77,6 +79,15 @@ open_loop "device page GET /devices/$device" "$base/devices/$device"
 closed_loop "fleet page GET /fleet" "$base/fleet"
 closed_loop "fleet page, filtered and sorted" "$base/fleet?status=online&sort=solar&dir=desc&page=3"
 closed_loop "device page GET /devices/$device" "$base/devices/$device"
+# The same pages while the whole fleet posts once a minute (83 readings/s), as it does in
+# the field: every reading changes a status the Fleet page shows.
+"$SUNFLEET_BIN" simulate --url "$base" --devices 5000 --rate 1/min --duration 1h --quiet \
+  >"$dir/simulate.log" 2>&1 &
+simulator=$!
+sleep 5
+open_loop "fleet page GET /fleet, live fleet posting" "$base/fleet"
+open_loop "device page GET /devices/$device, live fleet posting" "$base/devices/$device"
+kill "$simulator" 2>/dev/null || true
 
 series() {
   local name=$1 body=$2

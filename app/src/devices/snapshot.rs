@@ -3,12 +3,13 @@
 //! the Fleet page at ~150 pages/s. Instead the process keeps one snapshot of devices and their
 //! latest status, reloaded when older than [`TTL`] (one loader at a time; others keep using
 //! the previous snapshot meanwhile) and dropped at once by any device change made through
-//! this process. Readings reach the list within [`TTL`]; another node's device edits too.
-//! Server-only.
+//! this process. Statuses the ingest writer stores are patched in at once
+//! ([`FleetCache::statuses_written`]); another node's readings and device edits arrive
+//! within [`TTL`]. Server-only.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -32,6 +33,10 @@ pub struct FleetCache {
     current: RwLock<Option<Arc<Snapshot>>>,
     generation: AtomicU64,
     loading: Arc<tokio::sync::Mutex<()>>,
+    /// Whether a reload is reading the database; statuses written meanwhile are kept in
+    /// `written_while_loading` and patched into what it read, which may predate them.
+    reloading: AtomicBool,
+    written_while_loading: Mutex<Vec<StatusRecord>>,
 }
 
 impl FleetCache {
@@ -68,9 +73,40 @@ impl FleetCache {
 
     async fn reload(&self, db: &Db) -> Result<Arc<Snapshot>> {
         let generation = self.generation.load(Ordering::Acquire);
-        let snapshot = Arc::new(Snapshot::load(db, generation).await?);
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(snapshot.clone());
+        self.reloading.store(true, Ordering::SeqCst);
+        let loaded = Snapshot::load(db, generation).await;
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        self.reloading.store(false, Ordering::SeqCst);
+        let written = std::mem::take(
+            &mut *self
+                .written_while_loading
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        let snapshot = Arc::new(loaded?.with_statuses(&written));
+        *current = Some(snapshot.clone());
         Ok(snapshot)
+    }
+
+    /// Takes statuses just stored by the ingest writer into the snapshot, without reloading
+    /// it. Dropping the snapshot instead, as for other changes, made every page wait for a
+    /// reload of the whole fleet: with 5,000 devices posting once a minute the Fleet page
+    /// went from 250 pages/s at p99 13 ms to 15 pages/s at p50 5.8 s (oha open loop at
+    /// 250/s beside `sunfleet simulate --rate 1/min`).
+    pub fn statuses_written(&self, statuses: &[StatusRecord]) {
+        if statuses.is_empty() {
+            return;
+        }
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        if self.reloading.load(Ordering::SeqCst) {
+            self.written_while_loading
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(statuses);
+        }
+        if let Some(snapshot) = current.as_ref() {
+            *current = Some(Arc::new(snapshot.with_statuses(statuses)));
+        }
     }
 
     fn fresh(&self) -> Option<Arc<Snapshot>> {
@@ -148,17 +184,18 @@ pub fn forget_fleet() {
     }
 }
 
-#[derive(Debug)]
+/// Cheap to clone: a status update copies the row pointers and the changed rows only.
+#[derive(Debug, Clone)]
 pub struct Snapshot {
-    rows: Vec<Device>,
+    rows: Vec<Arc<Device>>,
     /// The filter choices over the whole fleet (an admin's), worked out once: recomputing
     /// them per request was most of a Fleet page's cost.
-    all_facets: FleetFacets,
-    by_id: HashMap<DeviceId, usize>,
+    all_facets: Arc<FleetFacets>,
+    by_id: Arc<HashMap<DeviceId, usize>>,
     /// Every org as (id, name), by name.
-    orgs: Vec<(String, String)>,
+    orgs: Arc<Vec<(String, String)>>,
     /// Where each org id is in `orgs`.
-    org_index: HashMap<String, usize>,
+    org_index: Arc<HashMap<String, usize>>,
     loaded: Instant,
     generation: u64,
 }
@@ -340,14 +377,31 @@ impl Snapshot {
             .map(|(i, (id, _))| (id.clone(), i))
             .collect();
         Ok(Self {
-            all_facets,
-            by_id,
-            orgs,
-            org_index,
-            rows,
+            all_facets: Arc::new(all_facets),
+            by_id: Arc::new(by_id),
+            orgs: Arc::new(orgs),
+            org_index: Arc::new(org_index),
+            rows: rows.into_iter().map(Arc::new).collect(),
             loaded: Instant::now(),
             generation,
         })
+    }
+
+    /// This snapshot with `statuses` in place of those devices' own (devices it does not
+    /// hold are left to the next reload).
+    fn with_statuses(&self, statuses: &[StatusRecord]) -> Snapshot {
+        let mut patched = self.clone();
+        for status in statuses {
+            let Ok(id) = DeviceId::parse(&key_string(&status.id)) else {
+                continue;
+            };
+            if let Some(&i) = self.by_id.get(&id) {
+                let mut device = (*patched.rows[i]).clone();
+                device.status = Some(status.clone());
+                patched.rows[i] = Arc::new(device);
+            }
+        }
+        patched
     }
 
     /// The devices of the orgs in `scope` (`None`: all).
@@ -355,6 +409,7 @@ impl Snapshot {
         let keys: Option<HashSet<String>> = scope.map(|orgs| orgs.iter().map(key_string).collect());
         self.rows
             .iter()
+            .map(|d| &**d)
             .filter(move |d| keys.as_ref().is_none_or(|k| k.contains(&d.owner_key)))
     }
 
@@ -406,7 +461,7 @@ impl Snapshot {
             .map(|d| d.row(now, filter.near))
             .collect();
         let (total, facets) = match scope {
-            None => (self.rows.len() as u64, self.all_facets.clone()),
+            None => (self.rows.len() as u64, (*self.all_facets).clone()),
             Some(_) => facets(self.scoped(scope)),
         };
         FleetList {
@@ -696,5 +751,75 @@ mod tests {
         let both = states(&db, &[live, old]).await.unwrap();
         assert_eq!(both.len(), 2);
         assert!(both.iter().any(|s| s.id == "SF-9-2" && s.decommissioned));
+    }
+
+    async fn one_device() -> (Db, DeviceId) {
+        let db = crate::db::in_memory(true).await;
+        db.query(
+            "CREATE org:farm SET name = 'Farm', kind = 'customer', ancestors = [];
+             CREATE device:`SF-9-1` SET name = 'Well', model = 'SPC-5', firmware = '1.2',
+                owner = org:farm, timezone = 'UTC', offline_timeout_s = 600;",
+        )
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+        (db, DeviceId::parse("SF-9-1").unwrap())
+    }
+
+    /// A status as the ingest writer stores it; never written to the test database, so only
+    /// a patch can show it.
+    fn status(id: &DeviceId, solar_w: f64) -> StatusRecord {
+        let now = Utc::now();
+        StatusRecord {
+            id: store::status_record(id),
+            last_seen: now,
+            last_heard: Some(now),
+            online: true,
+            fault_code: None,
+            solar_w,
+            grid_w: 0.0,
+            load_w: solar_w,
+            motor_rpm: 3400,
+            motor_on: true,
+            dc_bus_v: 350.0,
+            temperature_c: 30.0,
+        }
+    }
+
+    fn solar(snapshot: &Snapshot, id: &DeviceId) -> Option<f64> {
+        snapshot
+            .device(None, id, Utc::now())
+            .and_then(|d| d.latest)
+            .map(|l| l.solar_w)
+    }
+
+    #[tokio::test]
+    async fn a_status_the_writer_stored_shows_in_the_next_snapshot_without_a_reload() {
+        let (db, id) = one_device().await;
+        let cache = Arc::new(FleetCache::default());
+        let before = cache.get(&db).await.unwrap();
+        assert_eq!(solar(&before, &id), None);
+        cache.statuses_written(&[status(&id, 1234.0)]);
+        let after = cache.get(&db).await.unwrap();
+        assert_eq!(solar(&after, &id), Some(1234.0));
+        // A request holding the earlier snapshot keeps a consistent view.
+        assert_eq!(solar(&before, &id), None);
+    }
+
+    #[tokio::test]
+    async fn a_status_stored_while_a_reload_reads_the_database_is_not_lost_by_it() {
+        let (db, id) = one_device().await;
+        let cache = Arc::new(FleetCache::default());
+        // As if a reload had begun before the writer stored the status: the reload's
+        // read cannot hold it (here it never can: the status is not in the database).
+        cache.reloading.store(true, Ordering::SeqCst);
+        cache.statuses_written(&[status(&id, 987.0)]);
+        let reloaded = cache.reload(&db).await.unwrap();
+        assert_eq!(solar(&reloaded, &id), Some(987.0));
+        // Once the reload has ended, nothing is kept for the next one.
+        cache.statuses_written(&[status(&id, 5.0)]);
+        let again = cache.reload(&db).await.unwrap();
+        assert_eq!(solar(&again, &id), None);
     }
 }

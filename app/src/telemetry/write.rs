@@ -735,6 +735,14 @@ impl Flush {
         self.chunks.iter().map(Chunk::rows).sum()
     }
 
+    /// The latest statuses it writes.
+    pub fn statuses(&self) -> Vec<StatusRecord> {
+        self.chunks
+            .iter()
+            .flat_map(|c| c.statuses.iter().cloned())
+            .collect()
+    }
+
     /// Writes the rows, a chunk per transaction, and drops the journal rows they cover with
     /// the last chunk. A crash between chunks loses nothing: the journal rows stay and are
     /// replayed at start-up, and replaying is exact for every device whatever was written,

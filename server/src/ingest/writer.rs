@@ -134,23 +134,21 @@ async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>, fleet: Arc<FleetC
             message = rx.recv() => match message {
                 Some(Message::Write(job)) => job,
                 Some(Message::Flush(done)) => {
-                    finish(&mut pipeline, &mut in_flight).await;
-                    let result = pipeline.flush().await;
-                    fleet.invalidate();
+                    finish(&mut pipeline, &mut in_flight, &fleet).await;
+                    let result = flush_now(&mut pipeline, &fleet).await;
                     let _ = done.send(result);
                     last_flush = tokio::time::Instant::now();
                     continue;
                 }
                 None => {
-                    finish(&mut pipeline, &mut in_flight).await;
+                    finish(&mut pipeline, &mut in_flight, &fleet).await;
                     flush_logged(&mut pipeline).await;
                     return;
                 }
             },
             done = async { in_flight.as_mut().expect("BUG: guarded").await }, if in_flight.is_some() => {
                 in_flight = None;
-                settle(&mut pipeline, done);
-                fleet.invalidate();
+                settle(&mut pipeline, done, &fleet);
                 continue;
             }
             _ = tick.tick() => {
@@ -207,9 +205,8 @@ async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>, fleet: Arc<FleetC
             start(&mut pipeline, &mut in_flight, &mut in_flight_rows);
             last_flush = tokio::time::Instant::now();
         } else if lone || !flushes.is_empty() {
-            finish(&mut pipeline, &mut in_flight).await;
-            let result = pipeline.flush().await;
-            fleet.invalidate();
+            finish(&mut pipeline, &mut in_flight, &fleet).await;
+            let result = flush_now(&mut pipeline, &fleet).await;
             if let Err(e) = &result {
                 tracing::warn!(error = %e, "writing rollups and statuses failed; retrying");
             }
@@ -248,19 +245,45 @@ fn start(
 }
 
 /// Waits for the running flush, if any.
-async fn finish(pipeline: &mut Pipeline, in_flight: &mut Option<JoinHandle<(Flush, Result<()>)>>) {
+async fn finish(
+    pipeline: &mut Pipeline,
+    in_flight: &mut Option<JoinHandle<(Flush, Result<()>)>>,
+    fleet: &FleetCache,
+) {
     if let Some(handle) = in_flight.take() {
-        settle(pipeline, handle.await);
+        settle(pipeline, handle.await, fleet);
     }
 }
 
-fn settle(pipeline: &mut Pipeline, done: Result<(Flush, Result<()>), tokio::task::JoinError>) {
+/// Writes the changed derived rows here and now.
+async fn flush_now(pipeline: &mut Pipeline, fleet: &FleetCache) -> Result<()> {
+    let Some(flush) = pipeline.take_flush() else {
+        return Ok(());
+    };
+    let result = flush.write(&pipeline.db()).await;
+    taken_back(pipeline, flush, &result, fleet);
+    result
+}
+
+/// Hands a written flush back to the pipeline and its statuses to the fleet snapshot.
+fn taken_back(pipeline: &mut Pipeline, flush: Flush, result: &Result<()>, fleet: &FleetCache) {
+    if result.is_ok() {
+        fleet.statuses_written(&flush.statuses());
+    }
+    pipeline.flushed(flush, result);
+}
+
+fn settle(
+    pipeline: &mut Pipeline,
+    done: Result<(Flush, Result<()>), tokio::task::JoinError>,
+    fleet: &FleetCache,
+) {
     match done {
         Ok((flush, result)) => {
             if let Err(e) = &result {
                 tracing::warn!(error = %e, "writing rollups and statuses failed; retrying");
             }
-            pipeline.flushed(flush, &result);
+            taken_back(pipeline, flush, &result, fleet);
         }
         Err(e) => {
             tracing::error!(error = %e, "the flush task failed; its rows are written at the next start")
