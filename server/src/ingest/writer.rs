@@ -159,10 +159,11 @@ async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>, fleet: Arc<FleetC
             _ = sweep.tick() => {
                 match pipeline.sweep(Utc::now()).await {
                     Ok(0) => {}
-                    Ok(n) => {
-                        fleet.invalidate();
-                        tracing::info!(devices = n, "marked silent devices offline")
-                    }
+                    // The fleet snapshot is left as it is: lists tell online from offline
+                    // by the time of last contact, which already says offline for these;
+                    // dropping the snapshot would make the next page wait for a reload,
+                    // and in a big fleet some device falls silent at nearly every sweep.
+                    Ok(n) => tracing::info!(devices = n, "marked silent devices offline"),
                     Err(e) => tracing::warn!(error = %e, "offline sweep failed"),
                 }
                 continue;
