@@ -550,7 +550,14 @@ impl Pipeline {
             }
             return;
         }
-        for state in self.devices.values_mut() {
+        // Only the devices in this flush: a device's buckets change only with its readings,
+        // which put it in a flush. Going over every device in memory at every flush was a
+        // quarter of the writer's CPU with 5,000 devices posting once a minute (each lone
+        // reading is flushed at once; perf beside `sunfleet simulate --rate 1/min`).
+        for (device, ..) in &flush.dirty {
+            let Some(state) = self.devices.get_mut(device) else {
+                continue;
+            };
             let Some(latest) = state.status.as_ref().map(|s| s.last_seen) else {
                 continue;
             };
