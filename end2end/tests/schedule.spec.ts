@@ -138,5 +138,24 @@ test("a dealer previews copying a schedule to another device, then copies it", a
   await expect(card.locator("table.copy-targets tbody tr")).toContainText(target);
   await card.getByRole("button", { name: "Copy to 1 device" }).click();
   await expect(card.getByText("Copied to 1 device: each gets it at its next post.")).toBeVisible();
+
+  // By filter: the devices of one model are the ones the Fleet lists for that model (less
+  // the source, if it is one of them).
+  const model = card.getByLabel("Model");
+  await expect(model.locator("option").nth(1)).toHaveCount(1);
+  const chosen = (await model.locator("option").nth(1).getAttribute("value"))!;
+  await card.getByLabel("Or these device ids").fill("");
+  await model.selectOption(chosen);
+  await card.getByRole("button", { name: "Preview" }).click();
+  const summary = card.locator("p.copy-summary");
+  await expect(summary).toContainText(" change to:");
+  const targets = Number((await summary.textContent())!.match(/ of (\d+) devices?/)![1]);
+  await expect(card.locator("table.copy-targets tbody tr")).toHaveCount(targets);
   expect(errors).toEqual([]);
+  await page.goto(`/fleet?model=${encodeURIComponent(chosen)}`);
+  await hydrated(page);
+  const count = (await page.getByTestId("fleet-count").textContent())!;
+  const [matched, total] = count.match(/\d+/g)!.map(Number);
+  expect(matched).toBeLessThan(total);
+  expect([matched, matched - 1]).toContain(targets);
 });

@@ -1,38 +1,48 @@
-//! "Copy this schedule to other devices", under the schedule editor: choose devices by
-//! organisation, search text or a list of ids, preview what changes, then copy.
+//! "Copy this schedule to other devices", under the schedule editor: choose devices as the
+//! Fleet filters them (organisation, status, model, firmware, search text) or by a list of
+//! ids, preview what changes, then copy.
 
 use leptos::prelude::*;
 
 use super::copy::{CopySchedule, PreviewCopy};
-use crate::ui::format::query_escape;
+use crate::devices::filter::{FleetFilter, StatusFilter};
+use crate::devices::model::FleetFacets;
 use crate::ui::ActionError;
 
 #[component]
 pub fn CopyCard(id: String) -> impl IntoView {
-    // Loaded when the section is first opened: most visits never open it.
-    let orgs = RwSignal::new(None::<Vec<(String, String)>>);
-    let load_orgs = move |_| {
-        if orgs.get_untracked().is_none() {
-            orgs.set(Some(Vec::new()));
+    // The choices (the caller's orgs, models and firmware) are loaded when the section is
+    // first opened: most visits never open it.
+    let facets = RwSignal::new(None::<FleetFacets>);
+    let load_facets = move |_| {
+        if facets.get_untracked().is_none() {
+            facets.set(Some(FleetFacets::default()));
             leptos::task::spawn_local(async move {
-                orgs.set(Some(crate::orgs::org_names().await.unwrap_or_default()));
+                let got = crate::devices::list_fleet(String::new()).await;
+                facets.set(Some(got.map(|l| l.facets).unwrap_or_default()));
             });
         }
     };
     let preview = ServerAction::<PreviewCopy>::new();
     let copy = ServerAction::<CopySchedule>::new();
-    let org = RwSignal::new(String::new());
-    let search = RwSignal::new(String::new());
+    let chosen = RwSignal::new(FleetFilter::default());
     let ids = RwSignal::new(String::new());
-    let filter = move || {
-        let mut parts = Vec::new();
-        if !org.get_untracked().is_empty() {
-            parts.push(format!("org={}", query_escape(&org.get_untracked())));
+    let filter = move || chosen.get_untracked().to_query();
+    // A select's value as a filter choice ("" is any).
+    let pick = |set: fn(&mut FleetFilter, Option<String>)| {
+        move |ev: leptos::ev::Event| {
+            let value = Some(event_target_value(&ev)).filter(|v| !v.is_empty());
+            chosen.update(|f| set(f, value));
         }
-        if !search.get_untracked().trim().is_empty() {
-            parts.push(format!("q={}", query_escape(search.get_untracked().trim())));
-        }
-        parts.join("&")
+    };
+    let options = |values: Vec<(String, String)>| {
+        values
+            .into_iter()
+            .map(|(value, label)| view! { <option value=value>{label}</option> })
+            .collect_view()
+    };
+    let facet = move |of: fn(FleetFacets) -> Vec<(String, String)>| {
+        move || options(facets.get().map(of).unwrap_or_default())
     };
     let source = id.clone();
     let on_preview = move |ev: leptos::ev::SubmitEvent| {
@@ -46,8 +56,7 @@ pub fn CopyCard(id: String) -> impl IntoView {
     };
     // A changed choice needs a new preview before copying.
     Effect::new(move |_| {
-        org.track();
-        search.track();
+        chosen.track();
         ids.track();
         preview.value().set(None);
     });
@@ -60,22 +69,45 @@ pub fn CopyCard(id: String) -> impl IntoView {
         });
     };
     view! {
-        <details class="copy-schedule" on:toggle=load_orgs>
+        <details class="copy-schedule" on:toggle=load_facets>
             <summary>"Copy this schedule to other devices"</summary>
             <p class="hint">
                 "Each device gets these windows in its own local time, as a new version, at its next post."
             </p>
             <form class="form inline" on:submit=on_preview aria-label="Devices to copy to">
                 <label for="copy-org">"Organisation"</label>
-                <select id="copy-org" on:change=move |ev| org.set(event_target_value(&ev))>
-                    <option value="">"—"</option>
-                    {move || orgs.get().unwrap_or_default().into_iter().map(|(id, name)| {
-                        view! { <option value=id>{name}</option> }
-                    }).collect_view()}
+                <select id="copy-org" on:change=pick(|f, v| f.org = v)>
+                    <option value="">"Any"</option>
+                    {facet(|f| f.orgs)}
+                </select>
+                <label for="copy-status">"Status"</label>
+                <select id="copy-status" on:change=pick(|f, v| {
+                    f.status = v.as_deref().and_then(StatusFilter::from_value)
+                })>
+                    <option value="">"Any"</option>
+                    {options(
+                        StatusFilter::ALL
+                            .into_iter()
+                            .map(|s| (s.as_str().to_string(), s.label().to_string()))
+                            .collect(),
+                    )}
+                </select>
+                <label for="copy-model">"Model"</label>
+                <select id="copy-model" on:change=pick(|f, v| f.model = v)>
+                    <option value="">"Any"</option>
+                    {facet(|f| pairs(f.models))}
+                </select>
+                <label for="copy-firmware">"Firmware"</label>
+                <select id="copy-firmware" on:change=pick(|f, v| f.firmware = v)>
+                    <option value="">"Any"</option>
+                    {facet(|f| pairs(f.firmwares))}
                 </select>
                 <label for="copy-q">"Search"</label>
                 <input id="copy-q" placeholder="name, id, model…" maxlength="200"
-                    on:input=move |ev| search.set(event_target_value(&ev)) />
+                    on:input=move |ev| {
+                        let q = event_target_value(&ev).trim().to_string();
+                        chosen.update(|f| f.q = q);
+                    } />
                 <label for="copy-ids">"Or these device ids"</label>
                 <textarea id="copy-ids" rows="2" placeholder="one per line or comma-separated"
                     on:input=move |ev| ids.set(event_target_value(&ev))></textarea>
@@ -154,4 +186,9 @@ fn devices(n: usize) -> String {
     } else {
         format!("{n} devices")
     }
+}
+
+/// Values that are their own labels.
+fn pairs(values: Vec<String>) -> Vec<(String, String)> {
+    values.into_iter().map(|v| (v.clone(), v)).collect()
 }
