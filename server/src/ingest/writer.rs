@@ -9,7 +9,8 @@
 //! The task owns the [`Pipeline`], which keeps rollups and latest statuses in memory and
 //! writes them behind (see `sunfleet_app::telemetry::write`): at most every
 //! [`FLUSH_EVERY`] under load, and at once whenever the queue runs empty, so a lone
-//! reading's status is written before it is acknowledged. The same task runs the offline
+//! reading's status is written before it is acknowledged (in the same transaction as the
+//! reading when nothing else waits to be flushed). The same task runs the offline
 //! sweep, so a device's status is never written by two hands at once.
 
 use std::sync::Arc;
@@ -193,7 +194,18 @@ async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>, fleet: Arc<FleetC
                 None => break,
             }
         }
-        let answers = commit(&mut pipeline, &batch).await;
+        // A lone batch with nothing waiting to be flushed is written through, with its
+        // derived rows: one commit instead of a commit and a flush. That is most batches
+        // of a fleet posting once a minute.
+        let through = batch.len() <= LONE_BATCH
+            && rx.is_empty()
+            && flushes.is_empty()
+            && in_flight.is_none()
+            && !pipeline.has_unflushed();
+        let answers = match through {
+            true => write_through(&mut pipeline, &batch, &fleet).await,
+            false => commit(&mut pipeline, &batch).await,
+        };
         // A lone caller (small batch, nothing queued behind it) gets the derived rows
         // written before its answer, so it reads its own writes; under load they are
         // written beside the next batches, which is what makes them cheap.
@@ -295,6 +307,25 @@ fn settle(
 async fn flush_logged(pipeline: &mut Pipeline) {
     if let Err(e) = pipeline.flush().await {
         tracing::warn!(error = %e, "writing rollups and statuses failed; retrying");
+    }
+}
+
+/// Writes a lone batch through (see `Pipeline::write_through`), or as usual if that fails.
+async fn write_through(
+    pipeline: &mut Pipeline,
+    batch: &[Job],
+    fleet: &FleetCache,
+) -> Vec<Result<Written>> {
+    let deliveries: Vec<Delivery> = batch.iter().map(|j| j.delivery.clone()).collect();
+    match pipeline.write_through(&deliveries, Utc::now()).await {
+        Ok((written, statuses)) => {
+            fleet.statuses_written(&statuses);
+            written.into_iter().map(Ok).collect()
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "writing through failed; writing as usual");
+            commit(pipeline, batch).await
+        }
     }
 }
 
