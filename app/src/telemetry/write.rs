@@ -65,7 +65,7 @@ struct DeviceState {
     dirty_hours: BTreeSet<DateTime<Utc>>,
     dirty_days: BTreeSet<DateTime<Utc>>,
     /// Rows that exist in the database: a flush writes over those in place, and inserts
-    /// the others (an insert that may find its row is slower, see [`CHUNK`]).
+    /// the others (see [`CHUNK`]).
     stored_hours: BTreeSet<DateTime<Utc>>,
     stored_days: BTreeSet<DateTime<Utc>>,
     status_stored: bool,
@@ -796,9 +796,8 @@ const CHUNK_ROWS: usize = 256;
 /// transaction that deletes a record SurrealDB 3.3 first reads the whole schema (every
 /// table's field definitions, to know whether some field may reference the record), which
 /// was a quarter of the server's CPU with 5,000 devices posting once a minute (perf beside
-/// `sunfleet simulate --rate 1/min`). New rows are plainly inserted: with `ON DUPLICATE
-/// KEY UPDATE` every device's first reading went from ~1,950 to ~1,200 per second
-/// (`bench/ingest.sh`'s first pass).
+/// `sunfleet simulate --rate 1/min`). New rows are plainly inserted, as an insert that may
+/// find its row does more.
 const CHUNK: &str = "INSERT INTO rollup_hour $hours RETURN NONE;
      INSERT INTO rollup_day $days RETURN NONE;
      INSERT INTO device_status $statuses RETURN NONE;

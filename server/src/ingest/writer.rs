@@ -130,6 +130,8 @@ async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>, fleet: Arc<FleetC
     // At most one flush runs beside the batches; under load that is where flushes happen.
     let mut in_flight: Option<JoinHandle<(Flush, Result<()>)>> = None;
     let mut in_flight_rows = 0;
+    // The last batch had nothing queued behind it.
+    let mut idle = true;
     loop {
         let first = tokio::select! {
             message = rx.recv() => match message {
@@ -196,8 +198,11 @@ async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>, fleet: Arc<FleetC
         }
         // A lone batch with nothing waiting to be flushed is written through, with its
         // derived rows: one commit instead of a commit and a flush. That is most batches
-        // of a fleet posting once a minute.
-        let through = batch.len() <= LONE_BATCH
+        // of a fleet posting once a minute. Lone means the previous batch found nothing
+        // queued behind it too: under load small batches come and go (this one drained
+        // the queue), and their rows are cheaper coalesced into the next flush.
+        let through = idle
+            && batch.len() <= LONE_BATCH
             && rx.is_empty()
             && flushes.is_empty()
             && in_flight.is_none()
@@ -214,6 +219,7 @@ async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>, fleet: Arc<FleetC
         let big = (in_flight.is_some() && in_flight_rows > SMALL_FLUSH)
             || pipeline.dirty_rows() > SMALL_FLUSH;
         let lone = batch.len() <= LONE_BATCH && rx.is_empty();
+        idle = lone;
         if lone && big && flushes.is_empty() {
             start(&mut pipeline, &mut in_flight, &mut in_flight_rows);
             last_flush = tokio::time::Instant::now();
