@@ -3,7 +3,8 @@
 # devices and EVENTS synthetic events over 90 days (default 10,000,000, written by
 # `sunfleet seed --events`), then the history server function, one request at a time:
 # the newest page for an admin (all events), a dealer (a subtree of orgs), one device, a
-# rare kind (critical faults), and a page deep in the past (a cursor 60 days back);
+# rare kind (critical faults), a severity filter over every category (read by dropping
+# the milder events), and a page deep in the past (a cursor 60 days back);
 # p50/p99 with oha. Then the CSV export of one device's 90 days with hyperfine-like timing
 # (curl, 5 runs).
 #   bench/history.sh                  # run scripts/build.sh first
@@ -81,9 +82,11 @@ deep=$(( ($(date +%s) - 60 * 86400) * 1000000000 ))
 page "admin, all events, last 7 days" "$admin" ""
 page "admin, all events, 60 days back (cursor)" "$admin" "range=90d%26before=${deep}~zzzzzzzzzzzzzzzzzzzz"
 page "admin, critical faults, 90 days" "$admin" "range=90d%26severity=critical%26kind=faults"
+page "admin, critical only (every category), 7 days" "$admin" "severity=critical"
 page "admin, one device, 90 days" "$admin" "range=90d%26device=$device"
 page "dealer (its customers' orgs), last 7 days" "$dealer" ""
 page "dealer, commands only, 90 days" "$dealer" "range=90d%26kind=commands"
+page "dealer, warnings and critical, 7 days" "$dealer" "severity=warning"
 echo "== CSV export: one device, 90 days (5 runs)"
 for _ in 1 2 3 4 5; do
   curl -fs -o "$dir/h.csv" -w "%{time_total}\n" -H "Cookie: $admin" \
