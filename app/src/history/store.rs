@@ -169,6 +169,15 @@ const SELECT: &str = "SELECT record::id(id) AS id, time, device, org, kind, seve
 /// What the keys do not say.
 const FILTERS: &str = "AND severity IN $severities AND ($orgs IS NONE OR org IN $orgs)";
 
+/// The first time window a lane is read in, and how much each next one is wider.
+const WINDOW_NS: i64 = 5 * 60 * 1_000_000_000;
+const WIDER: i64 = 10;
+
+/// Reads one lane in windows of time growing tenfold (5 min, 50 min, 8 h, 3.5 d, …) until
+/// `limit` rows or the range's end. SurrealDB 3.3 reads an index range in batches of many
+/// rows and fetches each row's event before `LIMIT` counts: a page of 50 fetched ~1,000
+/// events wherever the range held that many, ~30 ms at 300,000 events (one hour's range:
+/// 3.9 ms; a day's: 28 ms). A window holding few more rows than the page costs that few.
 async fn lane(
     db: &Db,
     query: &EventQuery,
@@ -177,17 +186,45 @@ async fn lane(
     limit: usize,
 ) -> Result<Vec<EventRow>> {
     let p = &key.prefix;
+    let key_at = |ns: i64| format!("{p}{}", rank(ns));
     // Older than `to` (strictly), not older than `from`.
-    let first = format!("{p}{}", rank(nanos(query.to) - 1));
-    let end = format!("{p}{}", rank(nanos(query.from) - 1));
+    let (to, from) = (nanos(query.to), nanos(query.from));
+    let first = key_at(to - 1);
+    let end = key_at(from - 1);
     let after = before.map(|c| format!("{p}{}|{}", rank(nanos(c.time)), c.id));
-    let (start, op) = match after {
-        Some(after) if after >= first => (after, ">"),
-        _ => (first, ">="),
+    // The window starts at the cursor's time, or at `to`.
+    let (mut start, mut op, mut newest) = match (after, before) {
+        (Some(after), Some(c)) if after >= first => (after, ">", nanos(c.time)),
+        _ => (first, ">=", to),
     };
-    if start >= end {
-        return Ok(Vec::new());
+    let mut rows = Vec::new();
+    let mut width = WINDOW_NS;
+    while start < end {
+        // This window holds events at `oldest` or newer.
+        let oldest = newest.saturating_sub(width);
+        let (bound, last) = match oldest > from {
+            true => (key_at(oldest - 1), false),
+            false => (end.clone(), true),
+        };
+        rows.extend(window(db, query, key, (&start, op, &bound), limit - rows.len()).await?);
+        if rows.len() >= limit || last {
+            break;
+        }
+        (start, op, newest) = (bound, ">=", oldest);
+        width = width.saturating_mul(WIDER);
     }
+    Ok(rows)
+}
+
+/// At most `limit` rows of one lane from `start` (after it with `>`, from it with `>=`)
+/// up to `end`, excluded.
+async fn window(
+    db: &Db,
+    query: &EventQuery,
+    key: &Key,
+    (start, op, end): (&str, &str, &str),
+    limit: usize,
+) -> Result<Vec<EventRow>> {
     // Put together from constants only; every value is bound.
     let f = key.field;
     let statement = [
@@ -205,8 +242,8 @@ async fn lane(
     .join(" ");
     let mut response = db
         .query(statement)
-        .bind(("start", start))
-        .bind(("end", end))
+        .bind(("start", start.to_string()))
+        .bind(("end", end.to_string()))
         .bind(("severities", query.severities.clone()))
         .bind(("orgs", query.orgs.clone()))
         .bind(("limit", limit as i64))
@@ -373,6 +410,37 @@ mod tests {
                 }
             }
             assert_eq!(seen, ids(everything.clone()), "pages of {limit}");
+        }
+    }
+
+    #[tokio::test]
+    async fn events_spread_from_seconds_to_weeks_ago_page_without_gaps_across_windows() {
+        let db = db().await;
+        let now = Utc::now();
+        // 2^i seconds ago: several per read window near now, one per window weeks ago.
+        let rows: Vec<EventRecord> = (0..22)
+            .map(|i| event(now - Duration::seconds(1 << i), "SF-1", "farm", "online"))
+            .collect();
+        insert(&db, rows).await.unwrap();
+        let mut q = query(Lane::Device("SF-1".into()), now);
+        q.from = now - Duration::days(90);
+        let everything = page(&db, &q, None, 1000).await.unwrap();
+        assert_eq!(everything.len(), 22);
+        assert!(everything.windows(2).all(|w| w[0].time > w[1].time));
+        for limit in [1, 3, 7] {
+            let mut cursor = None;
+            let mut seen = Vec::new();
+            loop {
+                let got = page(&db, &q, cursor.as_ref(), limit).await.unwrap();
+                cursor = got.last().map(EventRow::cursor);
+                let full = got.len() == limit;
+                seen.extend(got.into_iter().map(|r| r.id));
+                if !full {
+                    break;
+                }
+            }
+            let ids: Vec<String> = everything.iter().map(|r| r.id.clone()).collect();
+            assert_eq!(seen, ids, "pages of {limit}");
         }
     }
 
