@@ -26,6 +26,10 @@ pub struct TestApp {
     /// The server's control cache (schedules and open commands), e.g. to run the command
     /// expiry job's step.
     pub control: std::sync::Arc<sunfleet_app::control::cache::ControlCache>,
+    /// The server's fleet snapshot. Helpers that write devices or orgs straight to the
+    /// database drop it, as the server's own changes do: it holds its store alone and
+    /// never reloads the snapshot for age.
+    pub fleet: std::sync::Arc<sunfleet_app::devices::snapshot::FleetCache>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -163,6 +167,7 @@ async fn serve(db: Db, dir: tempfile::TempDir, state: impl FnOnce(Db) -> AppStat
     let state = state(db.clone());
     let ingest = state.ingest.clone();
     let control = state.control.clone();
+    let fleet = state.fleet.clone();
     let app = router(state);
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -187,6 +192,7 @@ async fn serve(db: Db, dir: tempfile::TempDir, state: impl FnOnce(Db) -> AppStat
         dir,
         ingest,
         control,
+        fleet,
         server,
     }
 }
@@ -273,6 +279,7 @@ impl TestApp {
         orgs::insert_orgs(&self.db, rows)
             .await
             .expect("insert orgs");
+        self.fleet.invalidate();
     }
 
     pub async fn add_device(&self, spec: DeviceSpec<'_>, now: DateTime<Utc>) -> DeviceId {
@@ -316,6 +323,7 @@ impl TestApp {
             .await
             .expect("insert status");
         }
+        self.fleet.invalidate();
         id
     }
 
@@ -333,6 +341,7 @@ impl TestApp {
         orgs::insert_orgs(&self.db, rows)
             .await
             .expect("insert orgs");
+        self.fleet.invalidate();
     }
 
     /// In [`spawn_sample_tree`]: a partner of agri, a dealer of rocky and a customer of

@@ -55,7 +55,8 @@ impl AppState {
             .site_pkg_dir("pkg")
             .env(leptos::config::Env::PROD)
             .build();
-        let fleet: std::sync::Arc<sunfleet_app::devices::snapshot::FleetCache> = Default::default();
+        let fleet =
+            std::sync::Arc::new(sunfleet_app::devices::snapshot::FleetCache::for_store(&db));
         let ingest = crate::ingest::Ingest::new(db.clone(), readings, fleet.clone());
         Self {
             db,

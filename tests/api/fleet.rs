@@ -149,3 +149,29 @@ async fn the_fleet_page_renders_rows_from_the_database() {
     assert!(html.contains("8.20 kW"), "grid power with its unit");
     assert!(html.contains("href=\"/devices/SF-15-00042\""));
 }
+
+#[tokio::test]
+async fn a_renamed_org_shows_in_the_fleet_at_once() {
+    // The server holds its SurrealKV store alone and keeps the fleet in memory without
+    // reloading it for age: the rename itself must reach the snapshot.
+    let app = three_devices().await;
+    let (_, before) = app.fleet("").await;
+    assert_eq!(before["rows"][0]["owner"], "Pecos Dairy");
+
+    let (status, body) = app
+        .post_fn(
+            "/api/org_rename",
+            &[("id", "pecos-dairy"), ("name", "Pecos Irrigation")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let (_, after) = app.fleet("").await;
+    assert_eq!(after["rows"][0]["owner"], "Pecos Irrigation");
+    let (_, filtered) = app.fleet("irrigation").await;
+    assert_eq!(
+        names(&filtered),
+        ["Canal Pump 2"],
+        "the search text follows the name"
+    );
+}

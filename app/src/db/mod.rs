@@ -57,6 +57,13 @@ impl Db {
         }
     }
 
+    /// Whether this process holds the store alone: an embedded SurrealKV directory is locked
+    /// by the process that opened it, so nothing else changes it behind our back. A remote
+    /// server may have other sunfleet nodes writing.
+    pub fn held_alone(&self) -> bool {
+        matches!(self.0, Conn::Embedded(..))
+    }
+
     /// Starts a query, as `Surreal::query`.
     pub fn query<'a>(&'a self, sql: impl Into<Cow<'a, str>>) -> Query<'a> {
         match &self.0 {

@@ -262,6 +262,8 @@ pub async fn rotate_device_token(id: String) -> Result<String, AppError> {
                 &crate::accounts::secret::token_hash(&token),
             )
             .await?;
+            // The snapshot tells which devices have a token.
+            super::snapshot::forget_fleet();
             crate::audit::store::record_devices(
                 &db,
                 &caller,

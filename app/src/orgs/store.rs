@@ -85,6 +85,8 @@ pub async fn insert_orgs(db: &Db, orgs: Vec<NewOrg>) -> Result<()> {
         .await
         .and_then(|r| r.check())
         .map_err(internal("insert orgs"))?;
+    // The fleet snapshot names each device's orgs.
+    crate::devices::snapshot::forget_fleet();
     Ok(())
 }
 
@@ -230,6 +232,8 @@ pub async fn rename(db: &Db, org: &RecordId, name: &str) -> Result<()> {
         .await
         .and_then(|r| r.check())
         .map_err(internal("rename org"))?;
+    // The fleet snapshot names each device's orgs.
+    crate::devices::snapshot::forget_fleet();
     Ok(())
 }
 
@@ -286,6 +290,8 @@ pub async fn move_subtree(db: &Db, org: &RecordId, parent: &RecordId) -> Result<
     .await
     .and_then(|r| r.check())
     .map_err(internal("org move"))?;
+    // The fleet snapshot names each device's orgs.
+    crate::devices::snapshot::forget_fleet();
     Ok(())
 }
 
@@ -341,6 +347,8 @@ pub async fn delete_if_empty(db: &Db, org: &RecordId) -> Result<String> {
         .await
         .and_then(|r| r.check())
         .map_err(internal("delete org"))?;
+    // The fleet snapshot names each device's orgs.
+    crate::devices::snapshot::forget_fleet();
     Ok(h.name)
 }
 
