@@ -151,3 +151,92 @@ async fn impossible_series_requests_are_clear_errors() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_device_posting_more_than_once_a_minute_never_gets_more_than_2000_points() {
+    let app = spawn_app().await;
+    let id = app.add_valley_device(DEVICE).await;
+    // Every 10 s for 6 h: 2,160 readings, where the range's length promises 360.
+    let start = minute(360);
+    let readings: Vec<Value> = (0..2160)
+        .map(|i| {
+            json!({"time": (start + chrono::Duration::seconds(10 * i)).to_rfc3339(),
+                   "solar_w": 600.0, "grid_w": 0.0, "load_w": 600.0, "motor_rpm": 3400,
+                   "motor_on": true, "dc_bus_v": 350.0, "temperature_c": 30.0})
+        })
+        .collect();
+    app.post_readings(&id, &readings).await;
+
+    let (status, auto) = series(&app, DEVICE, start, minute(0), None).await;
+    assert_eq!(status, 200, "{auto}");
+    assert_eq!(
+        auto["resolution"], "hour",
+        "too many readings: one step coarser"
+    );
+    let points = auto["points"].as_array().unwrap();
+    assert!(points.len() <= 7, "{auto}");
+    let count: i64 = points.iter().map(|p| p["count"].as_i64().unwrap()).sum();
+    assert_eq!(count, 2160);
+
+    let (status, refused) = series(&app, DEVICE, start, minute(0), Some("raw")).await;
+    assert_eq!(
+        status, 422,
+        "raw was asked for: refused, not cut short: {refused}"
+    );
+    assert!(refused["message"].as_str().unwrap().contains("2000"));
+
+    // An hour of it fits: every reading.
+    let (status, raw) = series(&app, DEVICE, minute(60), minute(0), None).await;
+    assert_eq!(status, 200, "{raw}");
+    assert_eq!(raw["resolution"], "raw");
+    assert_eq!(raw["points"].as_array().unwrap().len(), 360);
+}
+
+#[tokio::test]
+async fn the_fleets_daily_points_are_one_per_local_day_whatever_the_devices_timezones() {
+    let app = spawn_app().await;
+    let denver = app.add_valley_device(DEVICE).await;
+    let kolkata = app.add_valley_device("e00fce68cccccccccccccccc").await;
+    // Local midnights 12.5 hours apart, and hours starting at half past in UTC.
+    app.db
+        .query("UPDATE $d SET timezone = 'Asia/Kolkata' RETURN NONE")
+        .bind(("d", sunfleet_app::devices::store::device_record(&kolkata)))
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+    app.fleet.invalidate();
+    // A reading every 10 minutes for 3 days, from both.
+    let start = minute(60 * 24 * 3);
+    let readings: Vec<Value> = (0..432)
+        .map(|i| {
+            json!({"time": (start + chrono::Duration::minutes(10 * i)).to_rfc3339(),
+                   "solar_w": 600.0, "grid_w": 0.0, "load_w": 600.0, "motor_rpm": 3400,
+                   "motor_on": true, "dc_bus_v": 350.0, "temperature_c": 30.0})
+        })
+        .collect();
+    app.post_readings(&denver, &readings).await;
+    app.post_readings(&kolkata, &readings).await;
+
+    let (status, daily) = series(&app, "", minute(60 * 24 * 10), minute(-60), Some("day")).await;
+    assert_eq!(status, 200, "{daily}");
+    let points = daily["points"].as_array().unwrap();
+    let days: Vec<&str> = points.iter().map(|p| p["day"].as_str().unwrap()).collect();
+    let mut distinct = days.clone();
+    distinct.dedup();
+    assert_eq!(days, distinct, "one point per local day: {daily}");
+    assert!((3..=5).contains(&days.len()), "{days:?}");
+    let count: i64 = points.iter().map(|p| p["count"].as_i64().unwrap()).sum();
+    assert_eq!(count, 2 * 432, "every reading of both devices");
+
+    let (status, hourly) = series(&app, "", minute(60 * 24 * 4), minute(-60), Some("hour")).await;
+    assert_eq!(status, 200, "{hourly}");
+    let points = hourly["points"].as_array().unwrap();
+    assert!(
+        points.len() <= 24 * 4 + 1,
+        "one point per hour: {}",
+        points.len()
+    );
+    let count: i64 = points.iter().map(|p| p["count"].as_i64().unwrap()).sum();
+    assert_eq!(count, 2 * 432);
+}

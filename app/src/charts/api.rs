@@ -123,6 +123,7 @@ mod ssr {
     use crate::devices::model::DeviceId;
     use crate::error::AppError;
     use crate::telemetry::model::{Resolution, Series};
+    use crate::telemetry::store::SeriesOf;
 
     /// The signed-in user (charts belong to people, not API keys).
     pub async fn user() -> Result<(Db, RecordId), AppError> {
@@ -216,20 +217,13 @@ mod ssr {
                 config,
             });
         }
-        let series: Series = match &device {
-            Some(id) => {
-                let resolution = Resolution::auto(from, to, false)
-                    .ok_or_else(|| AppError::validation("the range is longer than 2000 days"))?;
-                crate::telemetry::store::device_series(db, id, from, to, resolution)
-                    .await?
-                    .ok_or(AppError::not_found("device"))?
-            }
-            None => {
-                let resolution = Resolution::auto(from, to, true)
-                    .ok_or_else(|| AppError::validation("the range is longer than 2000 days"))?;
-                crate::telemetry::store::fleet_series(db, orgs, from, to, resolution).await?
-            }
+        let of = match &device {
+            Some(id) => SeriesOf::Device(id.clone()),
+            None => SeriesOf::Fleet(orgs),
         };
+        let series: Series = crate::telemetry::store::series(db, &of, from, to, None)
+            .await?
+            .ok_or(AppError::not_found("device"))?;
         let zone_name = match &series.timezone {
             Some(tz) => tz.clone(),
             None => viewer_tz
@@ -284,7 +278,10 @@ mod ssr {
             labels: series
                 .points
                 .iter()
-                .map(|p| p.t.with_timezone(&tz).format(format).to_string())
+                .map(|p| match &p.day {
+                    Some(day) => day.clone(),
+                    None => p.t.with_timezone(&tz).format(format).to_string(),
+                })
                 .collect(),
             lines,
             days: Vec::new(),

@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
 use super::model::{Resolution, Series};
+#[cfg(feature = "ssr")]
+use super::store::SeriesOf;
 use crate::error::AppError;
 
 /// Readings of one device (`device` set) or the whole fleet (`device` empty) over
@@ -32,35 +34,25 @@ pub async fn telemetry_series(
                 ),
                 None => None,
             };
-            let resolution = match resolution {
-                Some(Resolution::Raw) if device.is_none() => {
-                    return Err(AppError::validation(
-                        "fleet series are hourly or daily; raw readings are per device",
-                    ))
-                }
-                Some(r) if !r.fits(from, to) => {
-                    return Err(AppError::validation(format!(
-                        "{r:?} points over that range would be more than 2000; \
-                         choose a coarser resolution or a shorter range"
-                    )))
-                }
-                Some(r) => r,
-                None => Resolution::auto(from, to, device.is_none())
-                    .ok_or_else(|| AppError::validation("the range is longer than 2000 days"))?,
-            };
+            if resolution == Some(Resolution::Raw) && device.is_none() {
+                return Err(AppError::validation(
+                    "fleet series are hourly or daily; raw readings are per device",
+                ));
+            }
             let db = crate::db::db()?;
             let scope = caller.scope.orgs();
-            match device {
+            let of = match device {
                 Some(id) => {
                     if !crate::devices::store::in_scope(&db, scope.as_deref(), &id).await? {
                         return Err(AppError::not_found("device"));
                     }
-                    super::store::device_series(&db, &id, from, to, resolution)
-                        .await?
-                        .ok_or(AppError::not_found("device"))
+                    SeriesOf::Device(id)
                 }
-                None => super::store::fleet_series(&db, scope, from, to, resolution).await,
-            }
+                None => SeriesOf::Fleet(scope),
+            };
+            super::store::series(&db, &of, from, to, resolution)
+                .await?
+                .ok_or(AppError::not_found("device"))
         }
         .await,
     )

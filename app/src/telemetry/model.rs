@@ -400,7 +400,17 @@ impl Resolution {
         }
     }
 
-    /// Whether `[from, to)` at this resolution stays within [`MAX_POINTS`].
+    /// The next coarser resolution, if any.
+    pub fn coarser(self) -> Option<Resolution> {
+        match self {
+            Resolution::Raw => Some(Resolution::Hour),
+            Resolution::Hour => Some(Resolution::Day),
+            Resolution::Day => None,
+        }
+    }
+
+    /// Whether `[from, to)` at this resolution stays within [`MAX_POINTS`], judged from
+    /// the range's length (one reading a minute); the answer is checked again once read.
     pub fn fits(self, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
         let span = to - from;
         match self {
@@ -430,6 +440,11 @@ pub struct Point {
     /// Energy in the bucket (Wh) from solar, from the grid, and used by the load; `None`
     /// for raw points.
     pub energy_wh: Option<[f64; 3]>,
+    /// The local calendar day of a daily point (`YYYY-MM-DD`). A fleet's daily point sums
+    /// each device's own local day, which starts at different instants across timezones,
+    /// so `t` (the earliest of them) alone would name the wrong day in some viewers' zones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day: Option<String>,
 }
 
 /// The metrics of [`Point::metrics`], in order, with their units.

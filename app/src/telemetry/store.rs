@@ -3,12 +3,12 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use surrealdb::types::{Array, Bytes, Datetime, RecordId, SurrealValue, Value};
 
-use super::model::{MetricStat, Point, Resolution, Series, Status};
+use super::model::{MetricStat, Point, Resolution, Series, Status, MAX_POINTS};
 use super::rollup::{date_label, Rollup, Sample, Stat};
 use crate::db::{internal, Db};
 use crate::devices::model::DeviceId;
 use crate::devices::store::StatusRecord;
-use crate::error::Result;
+use crate::error::{AppError, Result};
 
 /// One stored reading. The id is `telemetry:[device, time]`, so a repeated delivery of the
 /// same reading lands on the same record.
@@ -267,12 +267,32 @@ pub async fn samples(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<Sample>> {
-    let mut response = db
-        .query(
+    read_samples(db, device, from, to, None).await
+}
+
+/// At most `limit` of [`samples`], the oldest.
+async fn read_samples(
+    db: &Db,
+    device: &DeviceId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: Option<i64>,
+) -> Result<Vec<Sample>> {
+    let sql = match limit {
+        None => {
             "SELECT record::id(id)[1] AS time, solar_w, grid_w, load_w, motor_rpm, dc_bus_v,
                     temperature_c
-             FROM telemetry:[$d, $from]..=[$d, $to]",
-        )
+             FROM telemetry:[$d, $from]..=[$d, $to]"
+        }
+        Some(_) => {
+            "SELECT record::id(id)[1] AS time, solar_w, grid_w, load_w, motor_rpm, dc_bus_v,
+                    temperature_c
+             FROM telemetry:[$d, $from]..=[$d, $to] LIMIT $limit"
+        }
+    };
+    let mut response = db
+        .query(sql)
+        .bind(("limit", limit.unwrap_or_default()))
         .bind(("d", device.as_str().to_string()))
         .bind(("from", Datetime::from(from)))
         .bind(("to", Datetime::from(to)))
@@ -406,9 +426,10 @@ pub async fn dead_letters(db: &Db, limit: i64) -> Result<Vec<DeadLetter>> {
     response.take(0).map_err(internal("read dead letters"))
 }
 
-fn point_of(t: DateTime<Utc>, r: &Rollup) -> Point {
+fn point_of(t: DateTime<Utc>, r: &Rollup, day: Option<String>) -> Point {
     let n = r.count.max(1) as f64;
     Point {
+        day,
         t,
         count: r.count,
         metrics: r
@@ -443,11 +464,13 @@ pub async fn device_series(
         return Ok(None);
     };
     let points = match resolution {
-        Resolution::Raw => samples(db, device, from, to)
+        // One more than fits tells [`series`] the range holds too many.
+        Resolution::Raw => read_samples(db, device, from, to, Some(MAX_POINTS + 2))
             .await?
             .into_iter()
             .filter(|s| s.time < to)
             .map(|s| Point {
+                day: None,
                 t: s.time,
                 count: 1,
                 metrics: s
@@ -478,7 +501,10 @@ pub async fn device_series(
                 .await?
                 .into_iter()
                 .filter(|r| r.start + back > from)
-                .map(|r| point_of(r.start, &r.rollup()))
+                .map(|r| {
+                    let day = (table == RollupTable::Day).then(|| r.date.clone());
+                    point_of(r.start, &r.rollup(), day)
+                })
                 .collect()
         }
     };
@@ -495,14 +521,17 @@ pub async fn device_series(
 #[derive(Debug, SurrealValue)]
 struct FleetBucket {
     start: DateTime<Utc>,
+    day: Option<String>,
     count: i64,
     solar_wh: f64,
     grid_wh: f64,
     load_wh: f64,
 }
 
-/// The fleet's energy per bucket start (devices whose local buckets start at the same
-/// instant are summed together).
+/// The fleet's energy per bucket: per UTC hour (a device's local hour is a UTC hour but in
+/// zones with a half-hour offset, whose hours count in the UTC hour they start in), or per
+/// local calendar day, each device's own (starting at different instants across zones).
+/// Either way a range has at most one point per hour or day, whatever the zones.
 pub async fn fleet_series(
     db: &Db,
     scope: Option<Vec<RecordId>>,
@@ -512,14 +541,16 @@ pub async fn fleet_series(
 ) -> Result<Series> {
     let sql = match resolution {
         Resolution::Day => {
-            "SELECT start, math::sum(count) AS count, math::sum(solar_wh) AS solar_wh,
-                    math::sum(grid_wh) AS grid_wh, math::sum(load_wh) AS load_wh
+            "SELECT date AS day, time::min(start) AS start, math::sum(count) AS count,
+                    math::sum(solar_wh) AS solar_wh, math::sum(grid_wh) AS grid_wh,
+                    math::sum(load_wh) AS load_wh
              FROM rollup_day WHERE start >= $from AND start < $to AND ($all OR device IN $devices)
-             GROUP BY start ORDER BY start"
+             GROUP BY day ORDER BY day"
         }
         _ => {
-            "SELECT start, math::sum(count) AS count, math::sum(solar_wh) AS solar_wh,
-                    math::sum(grid_wh) AS grid_wh, math::sum(load_wh) AS load_wh
+            "SELECT time::floor(start, 1h) AS start, math::sum(count) AS count,
+                    math::sum(solar_wh) AS solar_wh, math::sum(grid_wh) AS grid_wh,
+                    math::sum(load_wh) AS load_wh
              FROM rollup_hour WHERE start >= $from AND start < $to AND ($all OR device IN $devices)
              GROUP BY start ORDER BY start"
         }
@@ -548,12 +579,63 @@ pub async fn fleet_series(
             .into_iter()
             .map(|b| Point {
                 t: b.start,
+                day: b.day,
                 count: b.count,
                 metrics: Vec::new(),
                 energy_wh: Some([b.solar_wh, b.grid_wh, b.load_wh]),
             })
             .collect(),
     })
+}
+
+/// What a series is of: one device, or the devices of some orgs (`None`: every device).
+pub enum SeriesOf {
+    Device(DeviceId),
+    Fleet(Option<Vec<RecordId>>),
+}
+
+/// A series at the `requested` resolution, or else at the finest one that keeps it within
+/// [`MAX_POINTS`]. The range's length decides first ([`Resolution::auto`] counts a reading a
+/// minute); what was read decides last, as a device may post more often than that. Then an
+/// automatic resolution steps coarser and a requested one is refused. `None` if the device
+/// does not exist.
+pub async fn series(
+    db: &Db,
+    of: &SeriesOf,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    requested: Option<Resolution>,
+) -> Result<Option<Series>> {
+    let fleet = matches!(of, SeriesOf::Fleet(_));
+    let mut resolution = match requested {
+        Some(r) if r.fits(from, to) => r,
+        Some(r) => return Err(too_many_points(r)),
+        None => Resolution::auto(from, to, fleet)
+            .ok_or_else(|| AppError::validation("the range is longer than 2000 days"))?,
+    };
+    loop {
+        let series = match of {
+            SeriesOf::Device(id) => match device_series(db, id, from, to, resolution).await? {
+                Some(series) => series,
+                None => return Ok(None),
+            },
+            SeriesOf::Fleet(orgs) => fleet_series(db, orgs.clone(), from, to, resolution).await?,
+        };
+        if series.points.len() <= MAX_POINTS as usize {
+            return Ok(Some(series));
+        }
+        resolution = match (requested, resolution.coarser()) {
+            (None, Some(coarser)) => coarser,
+            _ => return Err(too_many_points(resolution)),
+        };
+    }
+}
+
+fn too_many_points(resolution: Resolution) -> AppError {
+    AppError::validation(format!(
+        "{resolution:?} points over that range would be more than {MAX_POINTS}; \
+         choose a coarser resolution or a shorter range"
+    ))
 }
 
 #[derive(Debug, SurrealValue)]
