@@ -156,6 +156,84 @@ async fn a_revoked_integration_stops_working() {
 }
 
 #[tokio::test]
+async fn a_second_integration_posts_object_data_and_a_bad_reading_loses_none_of_the_good() {
+    let (app, id) = app_with_device().await;
+    let second = "particle-eu-secret-9876543210abcdef";
+    app.add_integration("particle-eu", second).await;
+    // A custom template: `data` a JSON object, not a string.
+    let object = json!({"event": "status", "coreid": DEVICE, "data": status(minute(9), 700.0),
+                        "published_at": Utc::now().to_rfc3339()});
+    let (code, body) = app
+        .post_particle(
+            Some(second),
+            "application/json",
+            object.to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["accepted"], 1);
+
+    // A device catching up through the first integration, one of its readings impossible.
+    let mut backlog: Vec<Value> = (0..3).map(|m| status(minute(8 - m), 100.0)).collect();
+    backlog[1]["grid_w"] = json!(-5.0);
+    let (code, body) = app
+        .post_particle(
+            Some(SECRET),
+            "application/json",
+            particle_event(DEVICE, &Value::Array(backlog)),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["accepted"], 2, "{body}");
+    assert_eq!(body["rejected"][0]["index"], 1, "{body}");
+    assert_eq!(
+        readings(&app, &id).await,
+        3,
+        "one from each request's good readings"
+    );
+    let letters = dead_letters(&app.db, 10).await.unwrap();
+    assert_eq!(letters.len(), 1, "the request with the bad reading is kept");
+    assert_eq!(letters[0].code, "readings_rejected");
+}
+
+#[tokio::test]
+async fn a_device_with_a_longer_offline_timeout_stays_online_longer() {
+    let app = spawn_app().await;
+    app.add_customers(&["valley-farms"]).await;
+    let now = Utc::now();
+    let id = app
+        .add_device(
+            DeviceSpec {
+                id: DEVICE,
+                name: "Valley Well 1",
+                owner: "valley-farms",
+                model: "SPC-5",
+                last: Some((Duration::minutes(5), 100.0, 0.0, None)),
+            },
+            now,
+        )
+        .await;
+    app.db
+        .query("UPDATE $d SET offline_timeout_s = 3600 RETURN NONE")
+        .bind(("d", sunfleet_app::devices::store::device_record(&id)))
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+    let nothing_in_memory = std::collections::HashMap::new();
+    let sweep = |at| sunfleet_app::telemetry::write::sweep_offline(&app.db, at, &nothing_in_memory);
+    assert!(
+        sweep(now + Duration::minutes(20)).await.unwrap().is_empty(),
+        "25 minutes of silence is within its hour"
+    );
+    assert_eq!(
+        sweep(now + Duration::minutes(60)).await.unwrap(),
+        std::slice::from_ref(&id),
+        "65 minutes is not"
+    );
+}
+
+#[tokio::test]
 async fn an_unknown_device_is_404_and_its_delivery_is_kept_as_a_dead_letter() {
     let (app, _) = app_with_device().await;
     let event = particle_event("e00fce68cccccccccccccccc", &status(minute(1), 1.0));
@@ -557,6 +635,7 @@ async fn the_fleet_simulator_drives_the_demo_fleet_through_both_paths() {
     let before = online().await;
     assert_eq!(before, 0, "nobody has reported yet");
 
+    let mut new_readings = 0;
     for via in [
         sunfleet::simulate::Via::Particle,
         sunfleet::simulate::Via::Direct,
@@ -578,8 +657,17 @@ async fn the_fleet_simulator_drives_the_demo_fleet_through_both_paths() {
         assert!(summary.sent > 50, "{summary}");
         assert_eq!(summary.acked, summary.sent, "{summary}");
         assert!(summary.duplicates > 0, "Particle-style repeats: {summary}");
+        new_readings += summary.acked - summary.duplicates;
     }
     app.ingest.writer.flush().await.unwrap();
+    // Repeats and late readings included, each reading is stored exactly once.
+    let mut response = app
+        .db
+        .query("SELECT VALUE n FROM (SELECT count() AS n FROM telemetry GROUP ALL)")
+        .await
+        .unwrap();
+    let stored: Vec<u64> = response.take(0).unwrap();
+    assert_eq!(stored, [new_readings]);
     let after = online().await;
     assert!(after > 50 && after > before, "{before} → {after}");
 }

@@ -86,6 +86,8 @@ pub struct Pipeline {
     batches: u64,
     /// A flush was taken and not handed back yet.
     flushing: bool,
+    /// The batch begun and not settled yet (see [`Pipeline::begin`]).
+    in_flight: Option<InFlight>,
 }
 
 #[derive(Debug, SurrealValue)]
@@ -102,6 +104,7 @@ impl Pipeline {
             journal: Vec::new(),
             batches: 0,
             flushing: false,
+            in_flight: None,
         }
     }
 
@@ -124,7 +127,8 @@ impl Pipeline {
         if missing.is_empty() {
             return Ok(());
         }
-        if self.devices.len() + missing.len() > MAX_CACHED {
+        // Not while a batch is in flight: its changes are in memory only.
+        if self.devices.len() + missing.len() > MAX_CACHED && self.in_flight.is_none() {
             self.flush().await?;
             self.devices.clear();
         }
@@ -224,19 +228,24 @@ impl Pipeline {
         deliveries: &[Delivery],
         now: DateTime<Utc>,
     ) -> Result<Vec<Written>> {
-        let started = std::time::Instant::now();
+        let mut pending = self.prepare_batch(deliveries, now).await?;
+        self.begin(&mut pending);
+        let result = pending.commit().run(&self.db).await;
+        self.settle(&mut pending, &result);
+        result.map(|()| pending.written)
+    }
+
+    /// Works out a batch, to be committed ([`Pending::commit`]) between [`Pipeline::begin`]
+    /// and [`Pipeline::settle`]. It may be prepared while the batch before it is being
+    /// committed (unless [`Pipeline::must_wait`]), on top of that batch's changes: the
+    /// ingest writer overlaps one batch's commit and fsync with the next one's work.
+    pub async fn prepare_batch(
+        &mut self,
+        deliveries: &[Delivery],
+        now: DateTime<Utc>,
+    ) -> Result<Pending> {
         let (written, batch) = self.prepare(deliveries, now).await?;
-        let Some(Batch {
-            changed,
-            readings,
-            events,
-            keys,
-        }) = batch
-        else {
-            return Ok(written);
-        };
         self.batches += 1;
-        let keys_len = keys.len();
         let journal = RecordId::new(
             "ingest_journal",
             format!(
@@ -245,31 +254,92 @@ impl Pipeline {
                 self.batches
             ),
         );
-        self.db
-            .query("BEGIN TRANSACTION")
-            .query("INSERT IGNORE INTO telemetry $readings RETURN NONE")
-            .query("CREATE $journal SET keys = $keys, at = $now RETURN NONE")
-            .query("INSERT INTO event $events RETURN NONE")
-            .query("COMMIT TRANSACTION")
-            .bind(("readings", readings))
-            .bind(("journal", journal.clone()))
-            .bind(("keys", keys))
-            .bind(("now", surrealdb::types::Datetime::from(now)))
-            .bind(("events", events))
-            .await
-            .and_then(|r| r.check())
-            .map_err(internal("commit telemetry batch"))?;
-        tracing::debug!(
-            deliveries = deliveries.len(),
-            readings = keys_len,
-            ms = started.elapsed().as_millis() as u64,
-            "committed telemetry batch"
+        Ok(Pending {
+            written,
+            batch,
+            journal,
+            now,
+            undo: Vec::new(),
+        })
+    }
+
+    /// Whether these deliveries must wait for the batch in flight to be durable before they
+    /// are prepared: a late reading of one of its devices (not newer than the device's
+    /// latest, and not a repeat of the batch's own) is folded in from the stored readings
+    /// around it, which do not hold the batch's yet. Newer readings build on the state in
+    /// memory, which holds the batch already, and repeats of it are known as such.
+    pub fn must_wait(&self, deliveries: &[Delivery]) -> bool {
+        let Some(in_flight) = &self.in_flight else {
+            return false;
+        };
+        deliveries.iter().any(|d| {
+            in_flight.devices.contains(&d.device) && {
+                let latest = self.devices[&d.device].status.as_ref().map(|s| s.last_seen);
+                d.readings.iter().any(|r| {
+                    latest.is_some_and(|l| r.time <= l)
+                        && !in_flight
+                            .readings
+                            .contains(&(d.device.as_str().to_string(), r.time))
+                })
+            }
+        })
+    }
+
+    /// Takes a prepared batch's changes into memory before it is durable, so the next batch
+    /// is prepared on top of them; [`Pipeline::settle`] keeps or undoes them. One batch at a
+    /// time.
+    pub fn begin(&mut self, pending: &mut Pending) {
+        assert!(
+            self.in_flight.is_none(),
+            "BUG: one batch in flight at a time"
         );
-        self.journal.push(journal);
-        for (device, state) in changed {
-            self.devices.insert(device, state);
+        let Some(batch) = &mut pending.batch else {
+            return;
+        };
+        let mut devices = HashSet::with_capacity(batch.changed.len());
+        for (device, mut state) in std::mem::take(&mut batch.changed) {
+            // A flush taken since the batch was prepared wrote rows this copy of the state
+            // still takes for absent: rows written are written over, never inserted twice.
+            if let Some(now) = self.devices.get(&device) {
+                state.stored_hours.extend(now.stored_hours.iter().copied());
+                state.stored_days.extend(now.stored_days.iter().copied());
+                state.status_stored |= now.status_stored;
+            }
+            let before = self.devices.insert(device.clone(), state);
+            devices.insert(device.clone());
+            pending.undo.push((device, before));
         }
-        Ok(written)
+        self.journal.push(pending.journal.clone());
+        self.in_flight = Some(InFlight {
+            devices,
+            readings: std::mem::take(&mut batch.new_readings)
+                .into_iter()
+                .collect(),
+        });
+    }
+
+    /// Ends a begun batch: kept once committed, undone if the commit failed.
+    pub fn settle(&mut self, pending: &mut Pending, result: &Result<()>) {
+        if pending.batch.is_none() {
+            return;
+        }
+        self.in_flight = None;
+        if result.is_ok() {
+            pending.undo.clear();
+            return;
+        }
+        self.journal.retain(|j| *j != pending.journal);
+        for (device, before) in pending.undo.drain(..).rev() {
+            match before {
+                Some(state) => self.devices.insert(device, state),
+                None => self.devices.remove(&device),
+            };
+        }
+    }
+
+    /// Whether a batch is begun and not settled.
+    pub fn is_in_flight(&self) -> bool {
+        self.in_flight.is_some()
     }
 
     /// Writes a batch *through*: its derived rows go in the same transaction as its
@@ -284,7 +354,7 @@ impl Pipeline {
     ) -> Result<(Vec<Written>, Vec<StatusRecord>)> {
         // Rows of another batch (dirty only while their journal row is kept) could be
         // older than these, or newer than a flush still being written: not here.
-        if self.has_unflushed() || self.flushing {
+        if self.has_unflushed() || self.flushing || self.in_flight.is_some() {
             return Err(AppError::internal(
                 "write through",
                 "derived rows are waiting to be flushed",
@@ -358,7 +428,7 @@ impl Pipeline {
                     .map(|r| store::reading_record(&d.device, r.time))
             })
             .collect();
-        let stored: HashSet<(String, DateTime<Utc>)> = if maybe_stored.is_empty() {
+        let mut stored: HashSet<(String, DateTime<Utc>)> = if maybe_stored.is_empty() {
             HashSet::new()
         } else {
             let mut response = self
@@ -372,6 +442,17 @@ impl Pipeline {
                 response.take(0).map_err(internal("find stored readings"))?;
             keys.into_iter().map(|k| (k.device, k.time)).collect()
         };
+        // Readings of the batch in flight are as good as stored (see `must_wait`).
+        if let Some(in_flight) = &self.in_flight {
+            for d in deliveries {
+                for r in &d.readings {
+                    let key = (d.device.as_str().to_string(), r.time);
+                    if in_flight.readings.contains(&key) {
+                        stored.insert(key);
+                    }
+                }
+            }
+        }
 
         // New readings per device, oldest first; repeats counted per delivery.
         let mut written = vec![Written::default(); deliveries.len()];
@@ -414,6 +495,7 @@ impl Pipeline {
         let mut readings = Vec::new();
         let mut events = Vec::new();
         let mut keys = Vec::new();
+        let mut new_readings = Vec::new();
         for (device, (owner, batch)) in &new {
             let mut state = self.devices[device].clone();
             self.apply(device, owner, &mut state, batch, now, &mut events)
@@ -421,6 +503,7 @@ impl Pipeline {
             for r in batch {
                 readings.push(ReadingRecord::new(device, r));
                 keys.push(store::reading_record(device, r.time));
+                new_readings.push((device.as_str().to_string(), r.time));
             }
             changed.push((device.clone(), state));
         }
@@ -431,6 +514,7 @@ impl Pipeline {
                 readings,
                 events,
                 keys,
+                new_readings,
             }),
         ))
     }
@@ -565,7 +649,10 @@ impl Pipeline {
     /// written by [`Flush::write`] (possibly on another task, while batches go on) and then
     /// handed back to [`Pipeline::flushed`]. `None` when nothing changed.
     pub fn take_flush(&mut self) -> Option<Flush> {
-        if self.journal.is_empty() && !self.devices.values().any(DeviceState::is_dirty) {
+        // A batch in flight has its rows in memory but maybe never in the database.
+        if self.in_flight.is_some()
+            || (self.journal.is_empty() && !self.devices.values().any(DeviceState::is_dirty))
+        {
             return None;
         }
         let mut flush = Flush {
@@ -783,6 +870,85 @@ struct Batch {
     readings: Vec<ReadingRecord>,
     events: Vec<EventRecord>,
     keys: Vec<RecordId>,
+    /// The new readings' device and time.
+    new_readings: Vec<(String, DateTime<Utc>)>,
+}
+
+/// The batch begun and not yet settled: its devices and readings.
+struct InFlight {
+    devices: HashSet<DeviceId>,
+    readings: HashSet<(String, DateTime<Utc>)>,
+}
+
+/// A batch worked out and not yet durable (see [`Pipeline::prepare_batch`]).
+pub struct Pending {
+    written: Vec<Written>,
+    /// `None` when every reading is a repeat: nothing to write.
+    batch: Option<Batch>,
+    journal: RecordId,
+    now: DateTime<Utc>,
+    /// Each device's state before [`Pipeline::begin`], to put back if the commit fails.
+    undo: Vec<(DeviceId, Option<DeviceState>)>,
+}
+
+impl Pending {
+    /// Per delivery in order, what is accepted once the batch is durable.
+    pub fn written(&self) -> &[Written] {
+        &self.written
+    }
+
+    /// What the batch writes, moved out to be committed (perhaps on another task).
+    pub fn commit(&mut self) -> Commit {
+        let batch = self.batch.as_mut();
+        Commit {
+            rows: batch.map(|b| {
+                (
+                    std::mem::take(&mut b.readings),
+                    std::mem::take(&mut b.events),
+                    std::mem::take(&mut b.keys),
+                )
+            }),
+            journal: self.journal.clone(),
+            now: self.now,
+        }
+    }
+}
+
+/// A batch's new readings, their events and a journal row naming them.
+pub struct Commit {
+    rows: Option<(Vec<ReadingRecord>, Vec<EventRecord>, Vec<RecordId>)>,
+    journal: RecordId,
+    now: DateTime<Utc>,
+}
+
+impl Commit {
+    /// Writes them in one transaction; durable when this returns.
+    pub async fn run(self, db: &Db) -> Result<()> {
+        let Some((readings, events, keys)) = self.rows else {
+            return Ok(());
+        };
+        let started = std::time::Instant::now();
+        let n = keys.len();
+        db.query("BEGIN TRANSACTION")
+            .query("INSERT IGNORE INTO telemetry $readings RETURN NONE")
+            .query("CREATE $journal SET keys = $keys, at = $now RETURN NONE")
+            .query("INSERT INTO event $events RETURN NONE")
+            .query("COMMIT TRANSACTION")
+            .bind(("readings", readings))
+            .bind(("journal", self.journal))
+            .bind(("keys", keys))
+            .bind(("now", surrealdb::types::Datetime::from(self.now)))
+            .bind(("events", events))
+            .await
+            .and_then(|r| r.check())
+            .map_err(internal("commit telemetry batch"))?;
+        tracing::debug!(
+            readings = n,
+            ms = started.elapsed().as_millis() as u64,
+            "committed telemetry batch"
+        );
+        Ok(())
+    }
 }
 
 /// Rows in one flush transaction, about. A transaction's commit holds up every other
@@ -1144,6 +1310,82 @@ mod tests {
     }
 
     /// The device's hour and day rows in the database: (hour count, day count, day solar Wh).
+    #[tokio::test]
+    async fn a_batch_worked_out_while_another_commits_builds_on_it_and_a_failed_one_is_undone() {
+        let db = db().await;
+        let start = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
+        let now = start + Duration::hours(1);
+        let all = deliveries(1, start).remove(0);
+        let part = |readings: std::ops::Range<usize>| Delivery {
+            readings: all.readings[readings].to_vec(),
+            ..all.clone()
+        };
+        let mut pipeline = Pipeline::new(db.clone());
+
+        // Five readings begin; the next five are worked out before those are durable.
+        let mut first = pipeline.prepare_batch(&[part(0..5)], now).await.unwrap();
+        pipeline.begin(&mut first);
+        let commit = first.commit();
+        assert!(
+            !pipeline.must_wait(&[part(4..10)]),
+            "newer readings build on memory"
+        );
+        let mut late = part(2..3);
+        late.readings[0].time += Duration::seconds(30);
+        assert!(
+            pipeline.must_wait(&[late]),
+            "a late reading among the batch's waits for it to be stored"
+        );
+        assert!(
+            pipeline.take_flush().is_none(),
+            "nothing flushed before it is durable"
+        );
+        // Its last reading again, Particle-style, with the five after it.
+        let mut second = pipeline.prepare_batch(&[part(4..10)], now).await.unwrap();
+        commit.run(&db).await.unwrap();
+        pipeline.settle(&mut first, &Ok(()));
+        // A flush between working a batch out and beginning it.
+        pipeline.flush().await.unwrap();
+        pipeline.begin(&mut second);
+        second.commit().run(&db).await.unwrap();
+        pipeline.settle(&mut second, &Ok(()));
+        assert_eq!(
+            second.written()[0],
+            Written {
+                accepted: 6,
+                duplicates: 1
+            }
+        );
+        pipeline.flush().await.unwrap();
+        let (hours, days, solar_wh) = stored_rollups(&db, &all, start).await;
+        assert_eq!((hours, days), (10, 10));
+        assert!((solar_wh - 90.0).abs() < 1e-9, "{solar_wh}");
+
+        // A batch whose commit fails is undone: sent again, its readings are new, once.
+        let later = deliveries(1, start + Duration::minutes(10)).remove(0);
+        let mut failed = pipeline
+            .prepare_batch(std::slice::from_ref(&later), now)
+            .await
+            .unwrap();
+        pipeline.begin(&mut failed);
+        drop(failed.commit());
+        pipeline.settle(&mut failed, &Err(AppError::Internal));
+        assert!(!pipeline.has_unflushed(), "its journal row is forgotten");
+        assert!(!pipeline.is_in_flight());
+        let written = pipeline.write(&[later], now).await.unwrap();
+        assert_eq!(
+            written[0],
+            Written {
+                accepted: 10,
+                duplicates: 0
+            }
+        );
+        pipeline.flush().await.unwrap();
+        let (hours, days, solar_wh) = stored_rollups(&db, &all, start).await;
+        assert_eq!((hours, days), (20, 20));
+        assert!((solar_wh - 190.0).abs() < 1e-9, "{solar_wh}");
+    }
+
     async fn stored_rollups(db: &Db, d: &Delivery, start: DateTime<Utc>) -> (i64, i64, f64) {
         let hour = start + Duration::hours(1);
         let day = start - Duration::hours(10);

@@ -6,6 +6,10 @@
 //! cannot get its permits at once answers 503 with `Retry-After` rather than wait or grow
 //! memory without bound.
 //!
+//! Pipelined: while one batch commits (its fsync included) on another task, the next one
+//! gathers and is worked out on top of it, and begins once it is durable. One batch is in
+//! flight at a time, so a failed one is undone (and written again) before the next begins.
+//!
 //! The task owns the [`Pipeline`], which keeps rollups and latest statuses in memory and
 //! writes them behind (see `sunfleet_app::telemetry::write`): at most every
 //! [`FLUSH_EVERY`] under load, and at once whenever the queue runs empty, so a lone
@@ -22,7 +26,7 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use sunfleet_app::db::Db;
 use sunfleet_app::devices::snapshot::FleetCache;
 use sunfleet_app::error::{AppError, Result};
-use sunfleet_app::telemetry::write::{Delivery, Flush, Pipeline, Written};
+use sunfleet_app::telemetry::write::{Delivery, Flush, Pending, Pipeline, Written};
 use tokio::task::JoinHandle;
 
 /// Readings that may wait for the writer (about 2 s of work at full speed).
@@ -113,6 +117,26 @@ impl Writer {
     }
 }
 
+/// A batch being committed on another task while the next one gathers and is prepared.
+struct InFlight {
+    pending: Pending,
+    commit: JoinHandle<Result<()>>,
+    jobs: Vec<Job>,
+}
+
+/// The writer's loop and the state it carries between batches.
+struct Writing {
+    pipeline: Pipeline,
+    fleet: Arc<FleetCache>,
+    batch: Option<InFlight>,
+    /// At most one flush runs beside the batches; under load that is where flushes happen.
+    flush: Option<JoinHandle<(Flush, Result<()>)>>,
+    flush_rows: usize,
+    last_flush: tokio::time::Instant,
+    /// The last batch had nothing queued behind it.
+    idle: bool,
+}
+
 async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>, fleet: Arc<FleetCache>) {
     let mut pipeline = Pipeline::new(db);
     match pipeline.recover().await {
@@ -126,41 +150,49 @@ async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>, fleet: Arc<FleetC
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_flush = tokio::time::Instant::now();
-    // At most one flush runs beside the batches; under load that is where flushes happen.
-    let mut in_flight: Option<JoinHandle<(Flush, Result<()>)>> = None;
-    let mut in_flight_rows = 0;
-    // The last batch had nothing queued behind it.
-    let mut idle = true;
+    let mut w = Writing {
+        pipeline,
+        fleet,
+        batch: None,
+        flush: None,
+        flush_rows: 0,
+        last_flush: tokio::time::Instant::now(),
+        idle: true,
+    };
     loop {
         let first = tokio::select! {
             message = rx.recv() => match message {
                 Some(Message::Write(job)) => job,
                 Some(Message::Flush(done)) => {
-                    finish(&mut pipeline, &mut in_flight, &fleet).await;
-                    let result = flush_now(&mut pipeline, &fleet).await;
-                    let _ = done.send(result);
-                    last_flush = tokio::time::Instant::now();
+                    w.land(&rx, false).await;
+                    let _ = done.send(w.flush_all().await);
                     continue;
                 }
                 None => {
-                    finish(&mut pipeline, &mut in_flight, &fleet).await;
-                    flush_logged(&mut pipeline).await;
+                    w.land(&rx, false).await;
+                    w.finish().await;
+                    flush_logged(&mut w.pipeline).await;
                     return;
                 }
             },
-            done = async { in_flight.as_mut().expect("BUG: guarded").await }, if in_flight.is_some() => {
-                in_flight = None;
-                settle(&mut pipeline, done, &fleet);
+            done = committed(&mut w.batch), if w.batch.is_some() => {
+                let landed = w.batch.take().expect("BUG: guarded");
+                w.landed(landed, done, &rx, false).await;
+                continue;
+            }
+            done = flushed(&mut w.flush), if w.flush.is_some() => {
+                w.flush = None;
+                settle(&mut w.pipeline, done, &w.fleet);
                 continue;
             }
             _ = tick.tick() => {
-                start(&mut pipeline, &mut in_flight, &mut in_flight_rows);
-                last_flush = tokio::time::Instant::now();
+                if w.batch.is_none() {
+                    w.start();
+                }
                 continue;
             }
             _ = sweep.tick() => {
-                match pipeline.sweep(Utc::now()).await {
+                match w.pipeline.sweep(Utc::now()).await {
                     Ok(0) => {}
                     // The fleet snapshot is left as it is: lists tell online from offline
                     // by the time of last contact, which already says offline for these;
@@ -196,50 +228,169 @@ async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>, fleet: Arc<FleetC
                 None => break,
             }
         }
+        let deliveries: Vec<Delivery> = batch.iter().map(|j| j.delivery.clone()).collect();
         // A lone batch with nothing waiting to be flushed is written through, with its
         // derived rows: one commit instead of a commit and a flush. That is most batches
         // of a fleet posting once a minute. Lone means the previous batch found nothing
         // queued behind it too: under load small batches come and go (this one drained
         // the queue), and their rows are cheaper coalesced into the next flush.
-        let through = idle
+        let through = w.idle
             && batch.len() <= LONE_BATCH
             && rx.is_empty()
             && flushes.is_empty()
-            && in_flight.is_none()
-            && !pipeline.has_unflushed();
-        let answers = match through {
-            true => write_through(&mut pipeline, &batch, &fleet).await,
-            false => commit(&mut pipeline, &batch).await,
+            && w.batch.is_none()
+            && w.flush.is_none()
+            && !w.pipeline.has_unflushed();
+        if through {
+            let answers = write_through(&mut w.pipeline, &deliveries, &w.fleet).await;
+            w.answered(batch, answers, flushes, &rx, false).await;
+            continue;
+        }
+        // Pipelined: this batch is worked out while the one before commits, then begins
+        // once that one is durable. Readings that may repeat the batch in flight wait, and
+        // so does a batch to be flushed at once.
+        if !flushes.is_empty() || w.pipeline.must_wait(&deliveries) {
+            w.land(&rx, true).await;
+        }
+        let prepared = match flushes.is_empty() {
+            true => Some(w.pipeline.prepare_batch(&deliveries, Utc::now()).await),
+            false => None,
         };
+        let before_ok = w.land(&rx, true).await;
+        match prepared {
+            Some(Ok(mut pending)) if before_ok => {
+                if w.last_flush.elapsed() >= FLUSH_EVERY {
+                    w.start();
+                }
+                w.pipeline.begin(&mut pending);
+                let db = w.pipeline.db();
+                let commit = pending.commit();
+                w.batch = Some(InFlight {
+                    pending,
+                    commit: tokio::spawn(async move { commit.run(&db).await }),
+                    jobs: batch,
+                });
+            }
+            // Prepared on top of a batch that failed, or to be flushed at once: worked out
+            // again, and written here and now.
+            _ => {
+                let answers = commit(&mut w.pipeline, &deliveries).await;
+                w.answered(batch, answers, flushes, &rx, false).await;
+            }
+        }
+    }
+}
+
+/// The end of the batch in flight (there is one).
+async fn committed(batch: &mut Option<InFlight>) -> Result<Result<()>, tokio::task::JoinError> {
+    (&mut batch.as_mut().expect("BUG: guarded").commit).await
+}
+
+/// The end of the flush running (there is one).
+async fn flushed(
+    flush: &mut Option<JoinHandle<(Flush, Result<()>)>>,
+) -> Result<(Flush, Result<()>), tokio::task::JoinError> {
+    flush.as_mut().expect("BUG: guarded").await
+}
+
+impl Writing {
+    /// Waits for the batch in flight, if any, and answers it; whether it (or nothing) was
+    /// in flight and committed. `behind`: another batch waits to begin.
+    async fn land(&mut self, rx: &mpsc::UnboundedReceiver<Message>, behind: bool) -> bool {
+        match self.batch.take() {
+            Some(mut in_flight) => {
+                let done = (&mut in_flight.commit).await;
+                self.landed(in_flight, done, rx, behind).await
+            }
+            None => true,
+        }
+    }
+
+    /// Settles a batch whose commit ended and answers its requests; a batch that failed
+    /// is written again as usual (one by one if need be). Whether it committed.
+    async fn landed(
+        &mut self,
+        mut in_flight: InFlight,
+        done: Result<Result<()>, tokio::task::JoinError>,
+        rx: &mpsc::UnboundedReceiver<Message>,
+        behind: bool,
+    ) -> bool {
+        let result = done.unwrap_or_else(|e| Err(AppError::internal("ingest writer", e)));
+        self.pipeline.settle(&mut in_flight.pending, &result);
+        let answers = match &result {
+            Ok(()) => in_flight
+                .pending
+                .written()
+                .iter()
+                .copied()
+                .map(Ok)
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "a batch failed; writing it again");
+                let deliveries: Vec<Delivery> =
+                    in_flight.jobs.iter().map(|j| j.delivery.clone()).collect();
+                commit(&mut self.pipeline, &deliveries).await
+            }
+        };
+        self.answered(in_flight.jobs, answers, Vec::new(), rx, behind)
+            .await;
+        result.is_ok()
+    }
+
+    /// Answers a written batch, after writing the derived rows first where its callers
+    /// should read their own writes.
+    async fn answered(
+        &mut self,
+        jobs: Vec<Job>,
+        answers: Vec<Result<Written>>,
+        flushes: Vec<oneshot::Sender<Result<()>>>,
+        rx: &mpsc::UnboundedReceiver<Message>,
+        behind: bool,
+    ) {
         // A lone caller (small batch, nothing queued behind it) gets the derived rows
         // written before its answer, so it reads its own writes; under load they are
         // written beside the next batches, which is what makes them cheap.
         // A big flush (running, or due after a burst) is not waited for: its rows take
         // seconds; the lone caller's rows go out with it, in the background.
-        let big = (in_flight.is_some() && in_flight_rows > SMALL_FLUSH)
-            || pipeline.dirty_rows() > SMALL_FLUSH;
-        let lone = batch.len() <= LONE_BATCH && rx.is_empty();
-        idle = lone;
+        let big = (self.flush.is_some() && self.flush_rows > SMALL_FLUSH)
+            || self.pipeline.dirty_rows() > SMALL_FLUSH;
+        let lone = jobs.len() <= LONE_BATCH && rx.is_empty() && !behind;
+        self.idle = lone;
         if lone && big && flushes.is_empty() {
-            start(&mut pipeline, &mut in_flight, &mut in_flight_rows);
-            last_flush = tokio::time::Instant::now();
+            self.start();
         } else if lone || !flushes.is_empty() {
-            finish(&mut pipeline, &mut in_flight, &fleet).await;
-            let result = flush_now(&mut pipeline, &fleet).await;
+            let result = self.flush_all().await;
             if let Err(e) = &result {
                 tracing::warn!(error = %e, "writing rollups and statuses failed; retrying");
             }
             for done in flushes {
                 let _ = done.send(result.clone());
             }
-            last_flush = tokio::time::Instant::now();
-        } else if last_flush.elapsed() >= FLUSH_EVERY {
-            start(&mut pipeline, &mut in_flight, &mut in_flight_rows);
-            last_flush = tokio::time::Instant::now();
+        } else if self.last_flush.elapsed() >= FLUSH_EVERY {
+            self.start();
         }
-        for (job, answer) in batch.into_iter().zip(answers) {
+        for (job, answer) in jobs.into_iter().zip(answers) {
             let _ = job.done.send(answer);
         }
+    }
+
+    /// Starts writing the changed derived rows on another task, unless a flush is running.
+    fn start(&mut self) {
+        start(&mut self.pipeline, &mut self.flush, &mut self.flush_rows);
+        self.last_flush = tokio::time::Instant::now();
+    }
+
+    /// Waits for the running flush, if any.
+    async fn finish(&mut self) {
+        finish(&mut self.pipeline, &mut self.flush, &self.fleet).await;
+    }
+
+    /// Writes every derived row held in memory, here and now (no batch is in flight).
+    async fn flush_all(&mut self) -> Result<()> {
+        self.finish().await;
+        let result = flush_now(&mut self.pipeline, &self.fleet).await;
+        self.last_flush = tokio::time::Instant::now();
+        result
     }
 }
 
@@ -319,27 +470,25 @@ async fn flush_logged(pipeline: &mut Pipeline) {
 /// Writes a lone batch through (see `Pipeline::write_through`), or as usual if that fails.
 async fn write_through(
     pipeline: &mut Pipeline,
-    batch: &[Job],
+    deliveries: &[Delivery],
     fleet: &FleetCache,
 ) -> Vec<Result<Written>> {
-    let deliveries: Vec<Delivery> = batch.iter().map(|j| j.delivery.clone()).collect();
-    match pipeline.write_through(&deliveries, Utc::now()).await {
+    match pipeline.write_through(deliveries, Utc::now()).await {
         Ok((written, statuses)) => {
             fleet.statuses_written(&statuses);
             written.into_iter().map(Ok).collect()
         }
         Err(e) => {
             tracing::debug!(error = %e, "writing through failed; writing as usual");
-            commit(pipeline, batch).await
+            commit(pipeline, deliveries).await
         }
     }
 }
 
 /// Writes a batch; if the batch as a whole fails, each delivery is tried alone so that one
 /// bad delivery cannot fail the others.
-async fn commit(pipeline: &mut Pipeline, batch: &[Job]) -> Vec<Result<Written>> {
-    let deliveries: Vec<Delivery> = batch.iter().map(|j| j.delivery.clone()).collect();
-    match pipeline.write(&deliveries, Utc::now()).await {
+async fn commit(pipeline: &mut Pipeline, deliveries: &[Delivery]) -> Vec<Result<Written>> {
+    match pipeline.write(deliveries, Utc::now()).await {
         Ok(written) => written.into_iter().map(Ok).collect(),
         Err(e) if deliveries.len() > 1 => {
             tracing::warn!(error = %e, size = deliveries.len(), "batch failed; writing its deliveries one by one");
@@ -347,7 +496,7 @@ async fn commit(pipeline: &mut Pipeline, batch: &[Job]) -> Vec<Result<Written>> 
             for d in deliveries {
                 answers.push(
                     pipeline
-                        .write(std::slice::from_ref(&d), Utc::now())
+                        .write(std::slice::from_ref(d), Utc::now())
                         .await
                         .map(|w| w[0]),
                 );

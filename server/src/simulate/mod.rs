@@ -422,6 +422,13 @@ async fn produce(
             }
         }
     }
+    // Readings still held back go last, late, as a device catching up would send them:
+    // the run's end loses none of them.
+    for post in held.into_iter().flatten() {
+        if tx.send(post).await.is_err() {
+            break;
+        }
+    }
 }
 
 enum Outcome {
