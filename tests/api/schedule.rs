@@ -139,6 +139,57 @@ async fn a_saved_schedule_reaches_the_device_through_its_next_post_and_shows_in_
 }
 
 #[tokio::test]
+async fn a_new_timezone_sends_the_schedule_again_with_the_new_zones_offsets() {
+    let app = spawn_sample_tree().await;
+    let (status, saved) = save(&app, weekday_mornings(), Some(0)).await;
+    assert_eq!(status, 200, "{saved}");
+    post_reporting(&app, 2, 1).await;
+    assert_eq!(schedule(&app).await["sync"]["state"], "in_sync");
+    let edit = |timezone: &'static str| {
+        [
+            ("id", PLATTE),
+            ("name", "Platte North"),
+            ("model", "SPC-7"),
+            ("firmware", "3.1.0"),
+            ("timezone", timezone),
+            ("offline_timeout_min", "10"),
+        ]
+    };
+
+    let (status, body) = app
+        .post_fn("/api/device_update", &edit("America/Chicago"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // The same local windows, as a new version the device has not run yet …
+    let moved = schedule(&app).await;
+    assert_eq!(moved["version"], 2, "{moved}");
+    assert_eq!(moved["timezone"], "America/Chicago");
+    assert_eq!(moved["windows"], weekday_mornings());
+    assert_eq!(moved["sync"]["state"], "pending");
+    // … which it hears of at its next post and fetches with the new zone's offsets.
+    let answer = post_reporting(&app, 1, 1).await;
+    assert_eq!(answer["schedule"]["version"], 2, "{answer}");
+    let id = DeviceId::parse(PLATTE).unwrap();
+    let url = answer["schedule"]["url"].as_str().unwrap().to_string();
+    let (status, fetched) = fetch(&app, &url, &device_token(&id)).await;
+    assert_eq!(status, 200, "{fetched}");
+    assert_eq!(fetched["timezone"], "America/Chicago");
+    assert_eq!(fetched["version"], 2);
+
+    // An edit that keeps the zone sends nothing again.
+    let (status, body) = app
+        .post_fn("/api/device_update", &{
+            let mut form = edit("America/Chicago");
+            form[1].1 = "Platte North 2";
+            form
+        })
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(schedule(&app).await["version"], 2);
+}
+
+#[tokio::test]
 async fn a_save_from_an_old_version_is_refused_rather_than_overwrite_a_newer_one() {
     let app = spawn_sample_tree().await;
     assert_eq!(save(&app, weekday_mornings(), Some(0)).await.0, 200);

@@ -70,38 +70,7 @@ pub async fn save_schedule(
                 .map_err(|e| AppError::validation(format!("window {}: {}", e.window, e.message)))?;
             let device_id = ssr::id(&device)?;
             let now = chrono::Utc::now();
-            let by = if caller.email.is_empty() {
-                caller.actor.clone()
-            } else {
-                caller.email.clone()
-            };
-            let version = super::store::save(&db, &device_id, base, &schedule, &by, now).await?;
-            if let Some(cache) = use_context::<std::sync::Arc<super::cache::ControlCache>>() {
-                cache.saved(&device_id, version);
-            }
-            let summary = match schedule.windows.len() {
-                0 => "no windows (never runs by schedule)".to_string(),
-                _ => schedule
-                    .windows
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            };
-            crate::audit::store::record_devices(
-                &db,
-                &caller,
-                vec![crate::audit::store::DeviceChange {
-                    device: device.id.clone(),
-                    org: device.owner.clone(),
-                    kind: "schedule_changed",
-                    message: format!(
-                        "schedule version {version} ({}): {summary}",
-                        device.timezone
-                    ),
-                }],
-            )
-            .await?;
+            ssr::store(&db, &caller, &device, base, &schedule, "", now).await?;
             let record = super::store::load(&db, &device_id).await?;
             ssr::view(&device, record, true, now)
         }
@@ -110,9 +79,13 @@ pub async fn save_schedule(
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use chrono::{DateTime, Duration, Utc};
     use chrono_tz::Tz;
+
+    use crate::accounts::caller::Caller;
+    use crate::control::schedule::Schedule;
+    use crate::db::Db;
 
     use super::ScheduleView;
     use crate::control::runs::runs;
@@ -126,6 +99,86 @@ mod ssr {
 
     pub fn id(device: &DeviceState) -> Result<DeviceId, AppError> {
         DeviceId::parse(&device.id)
+    }
+
+    /// Stores `schedule` as the device's next version (see `store::save`), tells the
+    /// control cache so the device hears of it at its next post, and records the change;
+    /// `why` is added to the event's message. Returns the new version.
+    pub async fn store(
+        db: &Db,
+        caller: &Caller,
+        device: &DeviceState,
+        base: Option<u64>,
+        schedule: &Schedule,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, AppError> {
+        let device_id = id(device)?;
+        let by = if caller.email.is_empty() {
+            caller.actor.clone()
+        } else {
+            caller.email.clone()
+        };
+        let version = crate::control::store::save(db, &device_id, base, schedule, &by, now).await?;
+        if let Some(cache) =
+            leptos::prelude::use_context::<std::sync::Arc<crate::control::cache::ControlCache>>()
+        {
+            cache.saved(&device_id, version);
+        }
+        let summary = match schedule.windows.len() {
+            0 => "no windows (never runs by schedule)".to_string(),
+            _ => schedule
+                .windows
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        crate::audit::store::record_devices(
+            db,
+            caller,
+            vec![crate::audit::store::DeviceChange {
+                device: device.id.clone(),
+                org: device.owner.clone(),
+                kind: "schedule_changed",
+                message: format!(
+                    "schedule version {version} ({}): {summary}{why}",
+                    device.timezone
+                ),
+            }],
+        )
+        .await?;
+        Ok(version)
+    }
+
+    /// A device's timezone changed: its schedule's local windows now fall at other
+    /// instants, and the device holds the old zone's UTC offsets. The same windows go out
+    /// again as the next version, so the device fetches them with the new offsets at its
+    /// next post and the page shows "pending" until it reports them.
+    pub async fn timezone_changed(
+        db: &Db,
+        caller: &Caller,
+        device: &DeviceState,
+    ) -> Result<(), AppError> {
+        let Some(record) = crate::control::store::load(db, &id(device)?).await? else {
+            return Ok(());
+        };
+        if record.version <= 0 {
+            return Ok(());
+        }
+        let why = "; sent again for the new timezone";
+        let base = Some(record.version as u64);
+        store(
+            db,
+            caller,
+            device,
+            base,
+            &record.schedule(),
+            why,
+            Utc::now(),
+        )
+        .await?;
+        Ok(())
     }
 
     fn local(t: DateTime<Utc>, tz: Tz) -> String {

@@ -136,7 +136,12 @@ pub async fn update_device(
             if changes.is_empty() {
                 return Ok(());
             }
-            ssr::save(&db, &caller, state, "device_updated", changes).await
+            let moved = before.timezone != state.timezone;
+            ssr::save(&db, &caller, state.clone(), "device_updated", changes).await?;
+            if moved {
+                crate::control::api::ssr::timezone_changed(&db, &caller, &state).await?;
+            }
+            Ok(())
         }
         .await,
     )

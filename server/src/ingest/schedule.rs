@@ -43,13 +43,27 @@ pub async fn fetch(
         .map(store::ScheduleRecord::schedule)
         .unwrap_or_default();
     let version = record.as_ref().map_or(0, |r| r.version.max(0));
+    // The zone as stored now, not as cached for ingest: a new zone sends the schedule
+    // again (`timezone_changed`), and its fetch must carry the new zone's offsets.
+    let tz = match sunfleet_app::devices::store::device_meta(
+        &state.db,
+        std::slice::from_ref(&device.id),
+    )
+    .await
+    {
+        Ok(meta) => meta
+            .first()
+            .and_then(|m| m.timezone.parse::<chrono_tz::Tz>().ok())
+            .unwrap_or(device.tz),
+        Err(e) => return error_response(e, Vec::new()),
+    };
     let now = Utc::now();
     let time = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
-    let offsets: Vec<_> = offset_changes(device.tz, now, now + Duration::days(365))
+    let offsets: Vec<_> = offset_changes(tz, now, now + Duration::days(365))
         .into_iter()
         .map(|(from, minutes)| json!({ "from": time(from), "offset_min": minutes }))
         .collect();
-    let next_runs: Vec<_> = runs(&schedule, device.tz, now, now + Duration::days(1))
+    let next_runs: Vec<_> = runs(&schedule, tz, now, now + Duration::days(1))
         .into_iter()
         .map(|r| {
             let setpoint = match r.action {
@@ -62,7 +76,7 @@ pub async fn fetch(
     axum::Json(json!({
         "device": device.id.as_str(),
         "version": version,
-        "timezone": device.tz.name(),
+        "timezone": tz.name(),
         "windows": schedule.specs(),
         "utc_offsets": offsets,
         "dst_rule": DST_RULE,
