@@ -19,6 +19,26 @@ async fn app_with_device() -> (TestApp, DeviceId) {
     (app, id)
 }
 
+/// A device whose last reading came 5 minutes before the returned instant.
+async fn app_with_device_heard_5_minutes_ago() -> (TestApp, DeviceId, DateTime<Utc>) {
+    let app = spawn_app().await;
+    app.add_customers(&["valley-farms"]).await;
+    let now = Utc::now();
+    let id = app
+        .add_device(
+            DeviceSpec {
+                id: DEVICE,
+                name: "Valley Well 1",
+                owner: "valley-farms",
+                model: "SPC-5",
+                last: Some((Duration::minutes(5), 100.0, 0.0, None)),
+            },
+            now,
+        )
+        .await;
+    (app, id, now)
+}
+
 fn status(at: DateTime<Utc>, solar_w: f64) -> Value {
     json!({
         "time": at.to_rfc3339(), "solar_w": solar_w, "grid_w": 10.0, "load_w": solar_w + 10.0,
@@ -198,21 +218,7 @@ async fn a_second_integration_posts_object_data_and_a_bad_reading_loses_none_of_
 
 #[tokio::test]
 async fn a_device_with_a_longer_offline_timeout_stays_online_longer() {
-    let app = spawn_app().await;
-    app.add_customers(&["valley-farms"]).await;
-    let now = Utc::now();
-    let id = app
-        .add_device(
-            DeviceSpec {
-                id: DEVICE,
-                name: "Valley Well 1",
-                owner: "valley-farms",
-                model: "SPC-5",
-                last: Some((Duration::minutes(5), 100.0, 0.0, None)),
-            },
-            now,
-        )
-        .await;
+    let (app, id, now) = app_with_device_heard_5_minutes_ago().await;
     app.db
         .query("UPDATE $d SET offline_timeout_s = 3600 RETURN NONE")
         .bind(("d", sunfleet_app::devices::store::device_record(&id)))
@@ -491,21 +497,7 @@ async fn a_dst_autumn_day_is_one_25_hour_daily_rollup() {
 
 #[tokio::test]
 async fn a_silent_device_goes_offline_and_comes_back_with_events() {
-    let app = spawn_app().await;
-    app.add_customers(&["valley-farms"]).await;
-    let now = Utc::now();
-    let id = app
-        .add_device(
-            DeviceSpec {
-                id: DEVICE,
-                name: "Valley Well 1",
-                owner: "valley-farms",
-                model: "SPC-5",
-                last: Some((Duration::minutes(5), 100.0, 0.0, None)),
-            },
-            now,
-        )
-        .await;
+    let (app, id, now) = app_with_device_heard_5_minutes_ago().await;
     let nothing_in_memory = std::collections::HashMap::new();
     let sweep = |at| sunfleet_app::telemetry::write::sweep_offline(&app.db, at, &nothing_in_memory);
     assert!(

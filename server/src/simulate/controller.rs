@@ -58,7 +58,32 @@ impl Installed {
         let local = at + Duration::minutes(offset as i64);
         local.weekday().num_days_from_monday() * 24 * 60 + local.hour() * 60 + local.minute()
     }
+
+    /// What the schedule does at `at`. A local time that occurs twice (clocks going back)
+    /// means its first occurrence, as the server's `DST_RULE` says: no window starts or
+    /// ends in the second one, so what runs then is what ran at the end of the first — a
+    /// window that goes on past the repeated hour.
+    fn action_at(&self, at: DateTime<Utc>) -> Option<Action> {
+        match self.repeat_end(at) {
+            Some(end) => self.schedule.action_at((end + WEEK - 1) % WEEK),
+            None => self.schedule.action_at(self.minute_of_week(at)),
+        }
+    }
+
+    /// In the second occurrence of local times repeated by clocks going back, the local
+    /// minute of the week at which the repetition ends.
+    fn repeat_end(&self, at: DateTime<Utc>) -> Option<u32> {
+        self.offsets.windows(2).find_map(|pair| {
+            let back = Duration::minutes((pair[0].offset_min - pair[1].offset_min) as i64);
+            let repeated = pair[1].from..pair[1].from + back;
+            (back > Duration::zero() && repeated.contains(&at))
+                .then(|| self.minute_of_week(repeated.end))
+        })
+    }
 }
+
+/// Minutes in a week.
+const WEEK: u32 = 7 * 24 * 60;
 
 #[derive(Debug, Clone, Default)]
 pub struct Controller {
@@ -91,10 +116,7 @@ impl Controller {
 
     /// How the reading at `at` is steered.
     pub fn control(&self, at: DateTime<Utc>) -> Control {
-        let scheduled = self
-            .installed
-            .as_ref()
-            .map(|i| i.schedule.action_at(i.minute_of_week(at)));
+        let scheduled = self.installed.as_ref().map(|i| i.action_at(at));
         let mut control = Control {
             run: scheduled.map(|a| a.is_some()),
             speed_pct: match scheduled {
@@ -219,6 +241,44 @@ mod tests {
         assert_eq!(c.control(at).run, Some(true));
         let at = Utc.with_ymd_and_hms(2027, 3, 17, 11, 30, 0).unwrap(); // 05:30 MDT
         assert_eq!(c.control(at).run, Some(false));
+    }
+
+    #[test]
+    fn a_repeated_autumn_hour_runs_its_windows_once_as_the_server_schedules_them() {
+        // Denver, Sunday 1 Nov 2026: 02:00 MDT (08:00 UTC) becomes 01:00 MST.
+        let fetched = serde_json::from_value(json!({
+            "version": 2,
+            "windows": [{"days": ["sun"], "start": "01:15", "end": "01:45", "action": "run"},
+                        {"days": ["sun"], "start": "05:30", "end": "06:00", "action": "run"}],
+            "utc_offsets": [{"from": "2026-10-01T00:00:00Z", "offset_min": -360},
+                            {"from": "2026-11-01T08:00:00Z", "offset_min": -420}]
+        }))
+        .unwrap();
+        let mut c = Controller::new(1);
+        assert!(c.install(fetched));
+        let utc = |h, m| Utc.with_ymd_and_hms(2026, 11, 1, h, m, 0).unwrap();
+        assert_eq!(c.control(utc(7, 30)).run, Some(true), "01:30 MDT, first");
+        assert_eq!(c.control(utc(8, 30)).run, Some(false), "01:30 MST, again");
+        assert_eq!(c.control(utc(12, 45)).run, Some(true), "05:45 MST");
+
+        // A window starting in the repeated hour and ending after it runs on through it.
+        let fetched = serde_json::from_value(json!({
+            "version": 3,
+            "windows": [{"days": ["sun"], "start": "01:30", "end": "03:00", "action": "setpoint", "setpoint": 40}],
+            "utc_offsets": [{"from": "2026-10-01T00:00:00Z", "offset_min": -360},
+                            {"from": "2026-11-01T08:00:00Z", "offset_min": -420}]
+        }))
+        .unwrap();
+        assert!(c.install(fetched));
+        assert_eq!(c.control(utc(7, 10)).run, Some(false), "01:10 MDT: not yet");
+        assert_eq!(c.control(utc(7, 40)).run, Some(true), "01:40 MDT: started");
+        let again = c.control(utc(8, 10));
+        assert_eq!(
+            (again.run, again.speed_pct),
+            (Some(true), Some(40)),
+            "01:10 MST"
+        );
+        assert_eq!(c.control(utc(10, 0)).run, Some(false), "03:00 MST: ended");
     }
 
     #[test]
