@@ -177,6 +177,13 @@ async fn a_new_timezone_sends_the_schedule_again_with_the_new_zones_offsets() {
     assert_eq!(fetched["timezone"], "America/Chicago");
     assert_eq!(fetched["version"], 2);
 
+    // A partner naming the device's zone with its windows saves them.
+    let body = json!({"id": PLATTE, "windows": weekday_mornings(), "base": 2,
+                      "timezone": "America/Chicago"});
+    let (status, saved) = save_as(&app, &app.admin, body).await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["version"], 3);
+
     // An edit that keeps the zone sends nothing again.
     let (status, body) = app
         .post_fn("/api/device_update", &{
@@ -186,7 +193,7 @@ async fn a_new_timezone_sends_the_schedule_again_with_the_new_zones_offsets() {
         })
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(schedule(&app).await["version"], 2);
+    assert_eq!(schedule(&app).await["version"], 3);
 }
 
 #[tokio::test]
@@ -257,6 +264,19 @@ async fn bad_schedules_are_refused_with_the_window_named_and_nothing_changes() {
     )
     .await;
     assert_eq!(status, 404);
+    // A zone named with the windows is checked, never ignored.
+    for (zone, says) in [
+        ("Mars/Olympus_Mons", "unknown timezone"),
+        ("Europe/Paris", "America/Denver"),
+    ] {
+        let body = json!({"id": PLATTE, "windows": weekday_mornings(), "timezone": zone});
+        let (status, answer) = save_as(&app, &app.admin, body).await;
+        assert_eq!(status, 422, "{zone}: {answer}");
+        assert!(
+            answer["message"].as_str().unwrap().contains(says),
+            "{answer}"
+        );
+    }
 
     assert_eq!(schedule(&app).await["version"], 0, "nothing was saved");
     assert!(!kinds(&app).await.contains(&"schedule_changed".to_string()));

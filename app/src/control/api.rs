@@ -54,18 +54,35 @@ pub async fn get_schedule(id: String) -> Result<ScheduleView, AppError> {
 
 /// Saves `windows` as the device's next schedule version and answers with the result.
 /// `base` is the version the change started from: when given and no longer current, the
-/// save is refused (409) rather than overwrite someone else's change.
+/// save is refused (409) rather than overwrite someone else's change. `timezone`, when a
+/// partner names the zone its windows are written in, must be the device's: windows read
+/// in another zone would run at other hours, so a mismatch or an unknown zone is refused
+/// (422) rather than ignored; the zone itself is changed under Manage.
 #[server(endpoint = "schedule_save", input = Json)]
 #[cfg_attr(feature = "ssr", tracing::instrument(level = "debug"))]
 pub async fn save_schedule(
     id: String,
     windows: Vec<WindowSpec>,
     #[server(default)] base: Option<u64>,
+    #[server(default)] timezone: Option<String>,
 ) -> Result<ScheduleView, AppError> {
     crate::error::respond(
         async {
             use crate::accounts::caller::Right;
             let (db, caller, device) = ssr::device_in_scope(&id, Right::Control).await?;
+            if let Some(zone) = timezone.as_deref().map(str::trim) {
+                let zone: chrono_tz::Tz = zone
+                    .parse()
+                    .map_err(|_| AppError::validation(format!("unknown timezone {zone:?}")))?;
+                if zone.name() != device.timezone {
+                    return Err(AppError::validation(format!(
+                        "the windows are local times of the device's timezone, {}, not {}; \
+                         change the device's timezone first",
+                        device.timezone,
+                        zone.name()
+                    )));
+                }
+            }
             let schedule = super::schedule::Schedule::parse(&windows)
                 .map_err(|e| AppError::validation(format!("window {}: {}", e.window, e.message)))?;
             let device_id = ssr::id(&device)?;

@@ -167,6 +167,7 @@ fn Editor(view: ScheduleView, save: ServerAction<SaveSchedule>) -> impl IntoView
                 id: device.clone(),
                 windows: draft.specs(),
                 base: Some(base),
+                timezone: None,
             });
         }
     };
