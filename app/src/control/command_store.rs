@@ -155,9 +155,26 @@ pub async fn recent(db: &Db, device: &DeviceId, limit: usize) -> Result<Vec<Comm
 }
 
 /// Marks queued commands delivered (those still queued; a repeat delivery changes nothing)
-/// with a `command_delivered` event each.
+/// with a `command_delivered` event each. Two posts of one device close together (a
+/// Particle retry) both hand out its queued commands and race to mark them: the loser's
+/// transaction conflicts, and is tried again, finding them delivered already.
 pub async fn delivered(db: &Db, ids: &[u64], now: DateTime<Utc>) -> Result<()> {
     let ids: Vec<RecordId> = ids.iter().map(|&id| record(id)).collect();
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match mark_delivered(db, ids.clone(), now).await {
+            Err(e) if tries < 3 && crate::db::is_conflict(&e) => continue,
+            done => return done.map_err(internal("marking commands delivered")),
+        }
+    }
+}
+
+async fn mark_delivered(
+    db: &Db,
+    ids: Vec<RecordId>,
+    now: DateTime<Utc>,
+) -> std::result::Result<(), surrealdb::Error> {
     db.query(
         "LET $done = UPDATE command SET state = 'delivered', delivered_at = $now \
              WHERE id IN $ids AND state = 'queued' RETURN AFTER;
@@ -173,8 +190,7 @@ pub async fn delivered(db: &Db, ids: &[u64], now: DateTime<Utc>) -> Result<()> {
     .bind(("ids", ids))
     .bind(("now", Datetime::from(now)))
     .await
-    .and_then(|r| r.check())
-    .map_err(internal("marking commands delivered"))?;
+    .and_then(|r| r.check())?;
     Ok(())
 }
 
