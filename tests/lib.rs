@@ -414,11 +414,23 @@ impl TestApp {
 
     /// Posts status JSON on the direct device path with a bearer token.
     pub async fn post_direct(&self, id: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+        self.post_direct_raw(id, token, "application/json", body.to_string().into_bytes())
+            .await
+    }
+
+    /// Posts any body with any content type on the direct device path.
+    pub async fn post_direct_raw(
+        &self,
+        id: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
         let mut request = self
             .client
             .post(self.url(&format!("/ingest/v1/devices/{id}/status")))
-            .header("content-type", "application/json")
-            .body(body.to_string());
+            .header("content-type", content_type)
+            .body(body);
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }

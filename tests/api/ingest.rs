@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{json, Value};
 use sunfleet_app::devices::model::DeviceId;
 use sunfleet_app::telemetry::store::{
-    count_readings, dead_letters, device_events, rollups, RollupTable,
+    count_readings, dead_letters, device_events, reading, rollups, RollupTable,
 };
 use sunfleet_tests::{device_token, minute, spawn_app, DeviceSpec, TestApp};
 
@@ -137,6 +137,33 @@ async fn a_repeated_delivery_is_acknowledged_and_stored_once() {
         1,
         "counted once"
     );
+}
+
+#[tokio::test]
+async fn a_particle_answer_with_many_rejections_still_fits_one_hook_response_chunk() {
+    let (app, id) = app_with_device().await;
+    let mut batch: Vec<Value> = (0..40).map(|m| status(minute(50 - m), -1.0)).collect();
+    batch[17] = status(minute(5), 250.0);
+    let body = json!({"event": "status", "data": batch, "coreid": DEVICE}).to_string();
+    let (s, answer) = app
+        .post_particle(Some(SECRET), "application/json", body.into_bytes())
+        .await;
+    assert_eq!(s, 200, "{answer}");
+    assert!(answer.to_string().len() <= 512, "{answer}");
+    assert_eq!(answer["accepted"], 1);
+    let listed = answer["rejected"].as_array().unwrap();
+    assert_eq!(listed[0], json!({"index": 0, "code": "value_out_of_range"}));
+    assert_eq!(
+        listed.len() as u64 + answer["not_listed"].as_u64().unwrap(),
+        39
+    );
+    assert_eq!(readings(&app, &id).await, 1);
+    // The direct path answers in full: every rejection with its message.
+    let (_, direct) = app
+        .post_direct(DEVICE, Some(&device_token(&id)), &Value::Array(batch))
+        .await;
+    assert_eq!(direct["rejected"].as_array().unwrap().len(), 39);
+    assert!(direct["rejected"][0]["message"].is_string());
 }
 
 #[tokio::test]
@@ -368,6 +395,116 @@ async fn a_direct_backlog_stores_the_good_readings_and_names_the_bad_ones() {
 }
 
 #[tokio::test]
+async fn bad_direct_bodies_get_a_clear_4xx_each_and_store_nothing() {
+    let (app, id) = app_with_device().await;
+    let token = device_token(&id);
+    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+        (
+            "malformed JSON",
+            "application/json",
+            b"[{\"time\": ".to_vec(),
+            400,
+            "invalid_json",
+        ),
+        (
+            "wrong content type",
+            "application/x-www-form-urlencoded",
+            b"solar_w=5".to_vec(),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "empty body",
+            "application/json",
+            b"  \n".to_vec(),
+            400,
+            "empty_body",
+        ),
+        (
+            "huge body",
+            "application/json",
+            vec![b' '; 300 * 1024],
+            413,
+            "payload_too_large",
+        ),
+        (
+            "empty batch",
+            "application/json",
+            b"[]".to_vec(),
+            422,
+            "validation_failed",
+        ),
+        (
+            "not a status",
+            "application/json",
+            b"42".to_vec(),
+            422,
+            "readings_rejected",
+        ),
+    ];
+    for (what, content_type, body, expected, code) in cases {
+        let (status, answer) = app
+            .post_direct_raw(DEVICE, Some(&token), content_type, body)
+            .await;
+        assert_eq!(status, expected, "{what}: {answer}");
+        assert_eq!(answer["code"], code, "{what}: {answer}");
+        assert!(
+            answer["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}"
+        );
+    }
+    assert_eq!(readings(&app, &id).await, 0, "nothing stored");
+    // The device can still post: no bad body left anything behind.
+    let (status, answer) = app
+        .post_direct(DEVICE, Some(&token), &status(minute(1), 5.0))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(readings(&app, &id).await, 1);
+}
+
+#[tokio::test]
+async fn unknown_status_fields_are_kept_in_extra_through_both_paths() {
+    let (app, id) = app_with_device().await;
+    let mut from_particle = status(minute(3), 10.0);
+    from_particle["pump_pressure_bar"] = json!(3.25);
+    from_particle["sensors"] = json!({"flow_lpm": 41, "level": "ok"});
+    let (s, b) = app
+        .post_particle(
+            Some(SECRET),
+            "application/json",
+            particle_event(DEVICE, &from_particle),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let mut from_device = status(minute(2), 20.0);
+    from_device["fw_build"] = json!("2026.11-rc2");
+    let (s, b) = app
+        .post_direct(DEVICE, Some(&device_token(&id)), &from_device)
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let plain = status(minute(1), 30.0);
+    let (s, b) = app
+        .post_direct(DEVICE, Some(&device_token(&id)), &plain)
+        .await;
+    assert_eq!(s, 200, "{b}");
+
+    let stored = |at| reading(&app.db, &id, at);
+    let particle = stored(minute(3)).await.unwrap().expect("particle reading");
+    assert_eq!(particle.solar_w, 10.0);
+    assert_eq!(particle.extra.len(), 2, "{:?}", particle.extra);
+    assert_eq!(particle.extra["pump_pressure_bar"], json!(3.25));
+    assert_eq!(
+        particle.extra["sensors"],
+        json!({"flow_lpm": 41, "level": "ok"})
+    );
+    let direct = stored(minute(2)).await.unwrap().expect("direct reading");
+    assert_eq!(direct.extra.len(), 1, "{:?}", direct.extra);
+    assert_eq!(direct.extra["fw_build"], json!("2026.11-rc2"));
+    let plain = stored(minute(1)).await.unwrap().expect("plain reading");
+    assert!(plain.extra.is_empty(), "{:?}", plain.extra);
+}
+
+#[tokio::test]
 async fn the_direct_path_needs_the_devices_own_token() {
     let (app, id) = app_with_device().await;
     let body = status(minute(1), 1.0);
@@ -493,6 +630,66 @@ async fn a_dst_autumn_day_is_one_25_hour_daily_rollup() {
     .await
     .unwrap();
     assert_eq!(hours.len(), 25);
+}
+
+#[tokio::test]
+async fn a_dst_spring_day_is_one_23_hour_daily_rollup() {
+    let (app, id) = app_with_device().await;
+    // 2026-03-08 in America/Denver: 00:00 MST (07:00 UTC) to 00:00 MDT (06:00 UTC next day).
+    let start = Utc.with_ymd_and_hms(2026, 3, 8, 7, 0, 0).unwrap();
+    let all: Vec<Value> = (0..23 * 60)
+        .map(|m| status(start + Duration::minutes(m), 600.0))
+        .collect();
+    app.post_readings(&id, &all).await;
+    let days = rollups(
+        &app.db,
+        RollupTable::Day,
+        &id,
+        start - Duration::days(1),
+        start + Duration::days(2),
+    )
+    .await
+    .unwrap();
+    assert_eq!(days.len(), 1, "{days:?}");
+    assert_eq!(days[0].date, "2026-03-08");
+    assert_eq!(days[0].hours, 23);
+    assert_eq!(days[0].count, 23 * 60);
+    assert!(
+        (days[0].solar_wh - 600.0 * (23.0 - 1.0 / 60.0)).abs() < 1e-6,
+        "{}",
+        days[0].solar_wh
+    );
+    let hours = rollups(
+        &app.db,
+        RollupTable::Hour,
+        &id,
+        start,
+        start + Duration::days(2),
+    )
+    .await
+    .unwrap();
+    assert_eq!(hours.len(), 23);
+    // The next reading, 00:00 MDT, opens the next local day.
+    app.post_readings(&id, &[status(start + Duration::hours(23), 600.0)])
+        .await;
+    let days = rollups(
+        &app.db,
+        RollupTable::Day,
+        &id,
+        start - Duration::days(1),
+        start + Duration::days(2),
+    )
+    .await
+    .unwrap();
+    assert_eq!(days.len(), 2, "{days:?}");
+    assert_eq!(days[1].date, "2026-03-09");
+    assert_eq!(days[0].count, 23 * 60);
+    // Its last minute is now bridged: the whole 23 hours at 600 W.
+    assert!(
+        (days[0].solar_wh - 600.0 * 23.0).abs() < 1e-6,
+        "{}",
+        days[0].solar_wh
+    );
 }
 
 #[tokio::test]

@@ -261,12 +261,12 @@ pub fn parse_readings(
 }
 
 /// Takes the acknowledgements, stores the good readings (if any) and builds the answer:
-/// 200 with a receipt when anything was accepted, 422 with the reasons when nothing was.
+/// a receipt when anything was accepted, 422 with the reasons when nothing was.
 async fn store(
     state: &AppState,
     device: &auth::KnownDevice,
     parsed: Parsed,
-) -> Result<Response, Refusal> {
+) -> Result<IngestReceipt, Refusal> {
     let Parsed {
         readings: good,
         rejected,
@@ -342,15 +342,14 @@ async fn store(
             (None, Vec::new())
         }
     };
-    let receipt = IngestReceipt {
+    Ok(IngestReceipt {
         accepted: written.accepted,
         duplicates: written.duplicates,
         rejected,
         schedule,
         commands,
         acks_rejected,
-    };
-    Ok((StatusCode::OK, axum::Json(receipt)).into_response())
+    })
 }
 
 /// `POST /ingest/v1/devices/{id}/status` with `Authorization: Bearer <device token>`.
@@ -407,7 +406,9 @@ async fn direct_inner(
     let parsed =
         parsed.map_err(|e| Refusal::from(e).keep("direct", Some(id.as_str()), headers, &bytes))?;
     let has_rejects = !parsed.rejected.is_empty();
-    let answer = store(state, &device, parsed).await;
+    let answer = store(state, &device, parsed)
+        .await
+        .map(|receipt| (StatusCode::OK, axum::Json(receipt)).into_response());
     if has_rejects {
         // Keep what was refused, whatever became of the rest.
         let code = "readings_rejected";

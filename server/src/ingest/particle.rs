@@ -5,13 +5,16 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::Value;
 
+use sunfleet_app::control::command::CommandOrder;
 use sunfleet_app::devices::model::DeviceId;
 use sunfleet_app::error::AppError;
+use sunfleet_app::telemetry::model::{IngestReceipt, ScheduleNotice};
 
 use super::{auth, media_type, parse_json, parse_readings, read_body, refuse, store, Refusal};
 use crate::http::AppState;
@@ -133,7 +136,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Res
             Some(device.id.as_str()),
         )
     });
-    let answer = store(state, &device, parsed).await;
+    let answer = store(state, &device, parsed).await.map(hook_response);
     if let Some(Refusal {
         dead_letter: Some(letter),
         ..
@@ -147,10 +150,139 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Res
     answer
 }
 
+/// Particle hands a webhook's answer to the device as `hook-response` events of at most
+/// 512 bytes; one chunk is all a controller should have to put together. So the answer
+/// names rejections by index and code only (the whole request is kept as a dead letter),
+/// and when even those do not fit it lists the first ones and counts the rest in
+/// `not_listed`. The schedule notice and the commands (at most 5) always go whole: they
+/// are what the device must act on.
+pub const HOOK_CHUNK: usize = 512;
+
+#[derive(Serialize)]
+struct HookResponse {
+    accepted: usize,
+    duplicates: usize,
+    rejected: Vec<Reason>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schedule: Option<ScheduleNotice>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    commands: Vec<CommandOrder>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    acks_rejected: Vec<Reason>,
+    #[serde(skip_serializing_if = "is_zero")]
+    not_listed: usize,
+}
+
+#[derive(Serialize)]
+struct Reason {
+    index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<u64>,
+    code: String,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// More reasons than this never fit one chunk (each takes 30 bytes or more).
+const MOST_REASONS: usize = 16;
+
+fn hook_response(receipt: IngestReceipt) -> Response {
+    let mut answer = HookResponse {
+        accepted: receipt.accepted,
+        duplicates: receipt.duplicates,
+        not_listed: receipt.rejected.len().saturating_sub(MOST_REASONS)
+            + receipt.acks_rejected.len().saturating_sub(MOST_REASONS),
+        rejected: (receipt.rejected.into_iter().take(MOST_REASONS))
+            .map(|r| Reason {
+                index: r.index,
+                id: None,
+                code: r.code,
+            })
+            .collect(),
+        schedule: receipt.schedule,
+        commands: receipt.commands,
+        acks_rejected: (receipt.acks_rejected.into_iter().take(MOST_REASONS))
+            .map(|r| Reason {
+                index: r.index,
+                id: r.id,
+                code: r.code,
+            })
+            .collect(),
+    };
+    loop {
+        let text = serde_json::to_string(&answer).unwrap_or_default();
+        if text.len() <= HOOK_CHUNK {
+            return ([(header::CONTENT_TYPE, "application/json")], text).into_response();
+        }
+        // Reasons for acks go first: the device learns of a lost ack by its command
+        // coming again.
+        if answer.acks_rejected.pop().is_none() && answer.rejected.pop().is_none() {
+            return ([(header::CONTENT_TYPE, "application/json")], text).into_response();
+        }
+        answer.not_listed += 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[tokio::test]
+    async fn a_hook_response_fits_one_chunk_whatever_was_rejected() {
+        use sunfleet_app::control::command::{AckRejected, Command};
+        use sunfleet_app::telemetry::model::RejectedReading;
+        let receipt = IngestReceipt {
+            accepted: 1_000,
+            duplicates: 1_000,
+            rejected: (0..990)
+                .map(|index| RejectedReading {
+                    index,
+                    code: "value_out_of_range".into(),
+                    message: "solar_w must be a number of watts of 0 or more".into(),
+                })
+                .collect(),
+            schedule: Some(ScheduleNotice {
+                version: 4_294_967_295,
+                url: "/ingest/v1/devices/0123456789abcdef01234567/schedule".into(),
+            }),
+            commands: (0..5)
+                .map(|i| CommandOrder {
+                    id: 9_999_999_990 + i,
+                    command: Command::SetSpeed { percent: 100 },
+                })
+                .collect(),
+            acks_rejected: (0..40)
+                .map(|index| AckRejected {
+                    index,
+                    id: Some(9_999_999_000 + index as u64),
+                    code: "command_not_found".into(),
+                    message: "no such command for this device".into(),
+                })
+                .collect(),
+        };
+        let response = hook_response(receipt);
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        assert!(body.len() <= HOOK_CHUNK, "{} bytes", body.len());
+        let answer: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(answer["commands"].as_array().unwrap().len(), 5, "{answer}");
+        assert_eq!(answer["schedule"]["version"], 4_294_967_295u64);
+        let listed = answer["rejected"].as_array().unwrap().len()
+            + answer["acks_rejected"].as_array().map_or(0, Vec::len);
+        assert!(listed > 0, "{answer}");
+        assert_eq!(
+            listed as u64 + answer["not_listed"].as_u64().unwrap(),
+            1_030
+        );
+        assert_eq!(
+            answer["rejected"][0],
+            serde_json::json!({"index": 0, "code": "value_out_of_range"})
+        );
+    }
 
     #[test]
     fn particle_default_json_body_parses() {
