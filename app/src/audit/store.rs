@@ -7,8 +7,9 @@ use crate::accounts::caller::Caller;
 use crate::db::{internal, Db};
 use crate::error::Result;
 
+/// One `event` row written for a user's (or the CLI's) action.
 #[derive(Debug, Clone, SurrealValue)]
-struct AuditRecord {
+pub struct AuditRecord {
     time: DateTime<Utc>,
     device: Option<String>,
     org: Option<RecordId>,
@@ -64,24 +65,29 @@ pub struct DeviceChange {
     pub message: String,
 }
 
+impl DeviceChange {
+    /// The event row for this change by `caller`, for a store that writes it in the same
+    /// transaction as the change itself.
+    pub fn by(self, caller: &Caller, now: DateTime<Utc>) -> AuditRecord {
+        AuditRecord {
+            time: now,
+            device: Some(self.device),
+            org: Some(self.org),
+            kind: self.kind.into(),
+            severity: "info".into(),
+            message: self.message,
+            actor: Some(caller.actor.clone()),
+        }
+    }
+}
+
 /// Records device changes by `caller`, all in one statement.
 pub async fn record_devices(db: &Db, caller: &Caller, changes: Vec<DeviceChange>) -> Result<()> {
     if changes.is_empty() {
         return Ok(());
     }
     let now = Utc::now();
-    let rows: Vec<AuditRecord> = changes
-        .into_iter()
-        .map(|c| AuditRecord {
-            time: now,
-            device: Some(c.device),
-            org: Some(c.org),
-            kind: c.kind.into(),
-            severity: "info".into(),
-            message: c.message,
-            actor: Some(caller.actor.clone()),
-        })
-        .collect();
+    let rows: Vec<AuditRecord> = changes.into_iter().map(|c| c.by(caller, now)).collect();
     db.query("INSERT INTO event $rows RETURN NONE")
         .bind(("rows", rows))
         .await

@@ -118,9 +118,9 @@ pub(crate) mod ssr {
         DeviceId::parse(&device.id)
     }
 
-    /// Stores `schedule` as the device's next version (see `store::save`), tells the
-    /// control cache so the device hears of it at its next post, and records the change;
-    /// `why` is added to the event's message. Returns the new version.
+    /// Stores `schedule` as the device's next version with its event (see `store::save`)
+    /// and tells the control cache, so the device hears of it at its next post; `why` is
+    /// added to the event's message. Returns the new version.
     pub async fn store(
         db: &Db,
         caller: &Caller,
@@ -136,12 +136,6 @@ pub(crate) mod ssr {
         } else {
             caller.email.clone()
         };
-        let version = crate::control::store::save(db, &device_id, base, schedule, &by, now).await?;
-        if let Some(cache) =
-            leptos::prelude::use_context::<std::sync::Arc<crate::control::cache::ControlCache>>()
-        {
-            cache.saved(&device_id, version);
-        }
         let summary = match schedule.windows.len() {
             0 => "no windows (never runs by schedule)".to_string(),
             _ => schedule
@@ -151,10 +145,8 @@ pub(crate) mod ssr {
                 .collect::<Vec<_>>()
                 .join("; "),
         };
-        crate::audit::store::record_devices(
-            db,
-            caller,
-            vec![crate::audit::store::DeviceChange {
+        let event = |version| {
+            crate::audit::store::DeviceChange {
                 device: device.id.clone(),
                 org: device.owner.clone(),
                 kind: "schedule_changed",
@@ -162,9 +154,16 @@ pub(crate) mod ssr {
                     "schedule version {version} ({}): {summary}{why}",
                     device.timezone
                 ),
-            }],
-        )
-        .await?;
+            }
+            .by(caller, now)
+        };
+        let version =
+            crate::control::store::save(db, &device_id, base, schedule, &by, now, event).await?;
+        if let Some(cache) =
+            leptos::prelude::use_context::<std::sync::Arc<crate::control::cache::ControlCache>>()
+        {
+            cache.saved(&device_id, version);
+        }
         Ok(version)
     }
 

@@ -62,7 +62,7 @@ pub async fn copy_schedule(
 ) -> Result<usize, AppError> {
     crate::error::respond(
         async {
-            use crate::audit::store::{record_devices, DeviceChange};
+            use crate::audit::store::DeviceChange;
             let (preview, plan) = ssr::plan(&id, &filter, &ids).await?;
             if preview.changes != expect {
                 return Err(AppError::Conflict {
@@ -74,8 +74,20 @@ pub async fn copy_schedule(
             }
             let now = chrono::Utc::now();
             let cache = use_context::<std::sync::Arc<super::cache::ControlCache>>();
-            let mut changes = Vec::new();
+            let mut n = 0;
             for (target, device_id, owner) in plan.targets {
+                let event = |version| {
+                    DeviceChange {
+                        device: target.id.clone(),
+                        org: owner,
+                        kind: "schedule_changed",
+                        message: format!(
+                            "schedule version {version} ({}), copied from {}: {}",
+                            target.timezone, preview.source, preview.windows
+                        ),
+                    }
+                    .by(&plan.caller, now)
+                };
                 // Guarded by the version previewed: a save in between is a 409 for that one.
                 let version = super::store::save(
                     &plan.db,
@@ -84,23 +96,14 @@ pub async fn copy_schedule(
                     &plan.schedule,
                     &plan.by,
                     now,
+                    event,
                 )
                 .await?;
                 if let Some(cache) = &cache {
                     cache.saved(&device_id, version);
                 }
-                changes.push(DeviceChange {
-                    device: target.id.clone(),
-                    org: owner,
-                    kind: "schedule_changed",
-                    message: format!(
-                        "schedule version {version} ({}), copied from {}: {}",
-                        target.timezone, preview.source, preview.windows
-                    ),
-                });
+                n += 1;
             }
-            let n = changes.len();
-            record_devices(&plan.db, &plan.caller, changes).await?;
             Ok(n)
         }
         .await,

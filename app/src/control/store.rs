@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use surrealdb::types::{RecordId, SurrealValue};
 
 use super::schedule::{Schedule, WindowSpec};
+use crate::audit::store::AuditRecord;
 use crate::db::{internal, Db};
 use crate::devices::model::DeviceId;
 use crate::error::{AppError, Result};
@@ -85,6 +86,7 @@ pub async fn save(
     schedule: &Schedule,
     actor: &str,
     now: DateTime<Utc>,
+    event: impl FnOnce(u64) -> AuditRecord,
 ) -> Result<u64> {
     let current = load(db, device).await?;
     let stored = current.as_ref().map_or(0, |c| c.version.max(0) as u64);
@@ -93,37 +95,41 @@ pub async fn save(
     }
     let windows = serde_json::to_value(schedule.specs())
         .map_err(|e| AppError::internal("schedule windows", e))?;
-    let next = stored as i64 + 1;
-    // Guarded by the version read above, so two saves from the same base cannot both win.
+    let next = stored + 1;
+    // Guarded by the version read above, so two saves from the same base cannot both win:
+    // the loser's UPDATE matches nothing (and throws) or its CREATE finds the row.
     let query = if current.is_some() {
-        "UPDATE $id SET version = $next, windows = $windows, updated_at = $now, \
-         updated_by = $actor WHERE version = $stored RETURN VALUE version"
+        "BEGIN TRANSACTION;
+         LET $written = (UPDATE $id SET version = $next, windows = $windows,
+             updated_at = $now, updated_by = $actor WHERE version = $stored
+             RETURN VALUE version);
+         IF $written != [$next] { THROW 'the schedule changed meanwhile' };
+         CREATE event CONTENT $event RETURN NONE;
+         COMMIT TRANSACTION;"
     } else {
-        "CREATE $id SET device = $device, version = $next, windows = $windows, \
-         updated_at = $now, updated_by = $actor RETURN VALUE version"
+        "BEGIN TRANSACTION;
+         CREATE $id SET device = $device, version = $next, windows = $windows,
+             updated_at = $now, updated_by = $actor RETURN NONE;
+         CREATE event CONTENT $event RETURN NONE;
+         COMMIT TRANSACTION;"
     };
     let written = db
         .query(query)
         .bind(("id", schedule_record(device)))
         .bind(("device", device.as_str().to_string()))
-        .bind(("next", next))
+        .bind(("next", next as i64))
         .bind(("stored", stored as i64))
         .bind(("windows", windows))
         .bind(("now", now))
         .bind(("actor", actor.to_string()))
+        .bind(("event", event(next)))
         .await
-        .and_then(|mut r| r.take::<Vec<i64>>(0));
+        .and_then(|r| r.check());
     match written {
-        Ok(v) if v.first() == Some(&next) => Ok(next as u64),
-        // Someone else saved in between: the UPDATE matched nothing, or the CREATE found
-        // the row they created.
-        Ok(_) => Err(conflict(
-            device,
-            base.unwrap_or(stored),
-            load(db, device).await?.as_ref(),
-        )),
+        Ok(_) => Ok(next),
         Err(e) => match load(db, device).await? {
-            Some(row) if current.is_none() => {
+            // Someone else saved in between.
+            Some(row) if row.version.max(0) as u64 != stored || current.is_none() => {
                 Err(conflict(device, base.unwrap_or(stored), Some(&row)))
             }
             _ => Err(AppError::internal("saving a schedule", e)),
