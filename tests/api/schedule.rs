@@ -453,3 +453,59 @@ async fn a_copy_reaches_only_the_callers_scope_and_needs_a_choice() {
         assert_eq!(status, code, "{form:?}: {body}");
     }
 }
+
+#[tokio::test]
+async fn a_device_running_one_version_for_300_days_is_told_to_fetch_it_again() {
+    use chrono::{Duration, Utc};
+    use sunfleet_app::control::schedule::Schedule;
+    use sunfleet_app::control::store::insert_first;
+    let app = spawn_sample_tree().await;
+    let platte = DeviceId::parse(PLATTE).unwrap();
+    let laramie = DeviceId::parse("SF-1-00003").unwrap();
+    // Both run version 1; Platte's was set (and so last fetched) 301 days ago.
+    let now = Utc::now();
+    for (device, set) in [(&platte, 301), (&laramie, 299)] {
+        insert_first(
+            &app.db,
+            vec![(device.clone(), Schedule::default())],
+            "test",
+            now - Duration::days(set),
+        )
+        .await
+        .unwrap();
+    }
+    let answer = post_reporting(&app, 3, 1).await;
+    assert_eq!(answer["schedule"]["version"], 1, "{answer}");
+    let (status, laramie_answer) = app
+        .post_direct(
+            laramie.as_str(),
+            Some(&device_token(&laramie)),
+            &json!({
+                "time": minute(3).to_rfc3339(), "solar_w": 900.0, "grid_w": 0.0,
+                "load_w": 850.0, "motor_rpm": 3000, "motor_on": true, "dc_bus_v": 360.0,
+                "temperature_c": 28.0, "fault_code": 0, "schedule_version": 1
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{laramie_answer}");
+    assert!(laramie_answer.get("schedule").is_none(), "{laramie_answer}");
+
+    let path = format!("/ingest/v1/devices/{PLATTE}/schedule");
+    let (status, fetched) = fetch(&app, &path, &device_token(&platte)).await;
+    assert_eq!(status, 200, "{fetched}");
+    assert_eq!(fetched["version"], 1);
+    let until =
+        chrono::DateTime::parse_from_rfc3339(fetched["offsets_until"].as_str().unwrap()).unwrap();
+    assert!(until > now + Duration::days(364), "{fetched}");
+    // Fetched: good for another 300 days, and nothing changed in the history.
+    let answer = post_reporting(&app, 2, 1).await;
+    assert!(answer.get("schedule").is_none(), "{answer}");
+    assert!(kinds(&app)
+        .await
+        .iter()
+        .all(|k| !k.starts_with("schedule_")));
+    // What the cache knows, the database knows: a restart (another node) agrees.
+    let app = app.reopen().await;
+    let answer = post_reporting(&app, 1, 1).await;
+    assert!(answer.get("schedule").is_none(), "{answer}");
+}

@@ -23,6 +23,10 @@ use crate::telemetry::store::EventRecord;
 
 pub const FRESH_FOR: Duration = Duration::from_secs(10);
 
+/// A fetched schedule's `utc_offsets` cover 12 months; a device running the same version
+/// for 300 days is told to fetch it again, which leaves two months of posts to do so.
+pub const REFETCH_AFTER: chrono::Duration = chrono::Duration::days(300);
+
 #[derive(Default)]
 pub struct ControlCache {
     state: Mutex<State>,
@@ -174,6 +178,17 @@ impl ControlCache {
             .entry(device.as_str().to_string())
             .or_insert_with(|| Versions::none(device));
         entry.version = entry.version.max(version as i64);
+    }
+
+    /// The device fetched `version` at `at`: its UTC offsets are good for 12 months more.
+    pub fn fetched(&self, device: &DeviceId, version: u64, at: DateTime<Utc>) {
+        let mut state = self.state.lock().expect("BUG: poisoned");
+        state.changes += 1;
+        if let Some(entry) = state.devices.get_mut(device.as_str()) {
+            if entry.version.max(0) as u64 == version {
+                entry.fetched_at = Some(at);
+            }
+        }
     }
 
     /// A command queued on this node: the device gets it at its next post.
@@ -403,7 +418,11 @@ impl ControlCache {
         let runs = known.reported.map(|r| r.max(0) as u64);
         let fetch = match (desired, runs) {
             (0, None | Some(0)) => None,
-            (d, Some(r)) if d == r => None,
+            // Runs it: fetch it again only when its UTC offsets are running out.
+            (d, Some(r)) if d == r => known
+                .fetched_at
+                .is_some_and(|t| now - t >= REFETCH_AFTER)
+                .then_some(d),
             (d, _) => Some(d),
         };
         let commands = self.deliver(db, device, now).await?;

@@ -49,12 +49,15 @@ pub async fn load(db: &Db, device: &DeviceId) -> Result<Option<ScheduleRecord>> 
         .map_err(internal("loading a schedule"))
 }
 
-/// Every stored schedule's versions: (device, desired, reported, reported at).
+/// Every stored schedule's versions: (device, desired, reported, reported at, fetched at).
 pub async fn versions(db: &Db) -> Result<Vec<Versions>> {
-    db.query("SELECT device, version, reported, reported_at FROM schedule")
-        .await
-        .and_then(|mut r| r.take::<Vec<Versions>>(0))
-        .map_err(internal("loading schedule versions"))
+    db.query(
+        "SELECT device, version, reported, reported_at, fetched_at ?? updated_at AS fetched_at \
+         FROM schedule",
+    )
+    .await
+    .and_then(|mut r| r.take::<Vec<Versions>>(0))
+    .map_err(internal("loading schedule versions"))
 }
 
 #[derive(Debug, Clone, SurrealValue)]
@@ -63,6 +66,8 @@ pub struct Versions {
     pub version: i64,
     pub reported: Option<i64>,
     pub reported_at: Option<DateTime<Utc>>,
+    /// When the device last fetched this version (or, before it ever did, when it was set).
+    pub fetched_at: Option<DateTime<Utc>>,
 }
 
 impl Versions {
@@ -73,12 +78,28 @@ impl Versions {
             version: 0,
             reported: None,
             reported_at: None,
+            fetched_at: None,
         }
     }
 }
 
+/// Records that the device fetched `version` at `at` (a row saved meanwhile is left alone:
+/// the device will fetch that one too).
+pub async fn fetched(db: &Db, device: &DeviceId, version: u64, at: DateTime<Utc>) -> Result<()> {
+    db.query("UPDATE $id SET fetched_at = $at WHERE version = $version RETURN NONE")
+        .bind(("id", schedule_record(device)))
+        .bind(("version", version as i64))
+        .bind(("at", at))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("recording a schedule fetch"))?;
+    Ok(())
+}
+
 /// Stores `schedule` as the next version, provided the stored version is still `base`
-/// (when given: the version the editor started from). Returns the new version.
+/// (when given: the version the editor started from), together with the event that says
+/// so (`event` gets the new version): one transaction, so there is never a version
+/// without its history entry or the other way round. Returns the new version.
 pub async fn save(
     db: &Db,
     device: &DeviceId,

@@ -2,7 +2,8 @@
 //! should run, which its ingest answers told it to fetch.
 //!
 //! Rules, not a year of instants: the windows in local time plus the UTC offset changes of
-//! the next 12 months (`utc_offsets`). A year of instants would be hundreds of entries —
+//! the next 12 months (`utc_offsets`, good until `offsets_until`; ingest answers ask for a
+//! fetch again well before then, see `control::cache::REFETCH_AFTER`). A year of instants would be hundreds of entries —
 //! more than a controller keeps or Particle carries in a few 512-byte chunks — while
 //! windows and two or three offset changes fit in one small answer, and the device needs
 //! no timezone database. Local times that happen twice or never (the DST hours) follow
@@ -59,7 +60,8 @@ pub async fn fetch(
     };
     let now = Utc::now();
     let time = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
-    let offsets: Vec<_> = offset_changes(tz, now, now + Duration::days(365))
+    let until = now + Duration::days(365);
+    let offsets: Vec<_> = offset_changes(tz, now, until)
         .into_iter()
         .map(|(from, minutes)| json!({ "from": time(from), "offset_min": minutes }))
         .collect();
@@ -73,12 +75,25 @@ pub async fn fetch(
             json!({ "start": time(r.start), "end": time(r.end), "setpoint": setpoint })
         })
         .collect();
+    if version > 0 {
+        // Its offsets now run a year from here; the device is told to fetch again before
+        // they run out. Not recorded is no reason to withhold the schedule: the device
+        // is merely told again.
+        let version = version as u64;
+        match store::fetched(&state.db, &device.id, version, now).await {
+            Ok(()) => state.control.fetched(&device.id, version, now),
+            Err(e) => {
+                tracing::warn!(device = %device.id, error = %e, "schedule fetch not recorded")
+            }
+        }
+    }
     axum::Json(json!({
         "device": device.id.as_str(),
         "version": version,
         "timezone": tz.name(),
         "windows": schedule.specs(),
         "utc_offsets": offsets,
+        "offsets_until": time(until),
         "dst_rule": DST_RULE,
         "next_runs": next_runs,
     }))

@@ -161,14 +161,9 @@ impl Controller {
                 self.owed.push(order.id);
             }
         }
-        if let Some(v) = answer
-            .get("schedule")
-            .and_then(|s| s.get("version"))
-            .and_then(Value::as_u64)
-        {
-            if v != self.version() {
-                self.want_fetch = true;
-            }
+        // A notice means fetch, even of the version it runs: its UTC offsets are running out.
+        if answer.get("schedule").is_some_and(Value::is_object) {
+            self.want_fetch = true;
         }
         std::mem::take(&mut self.want_fetch)
     }
@@ -305,11 +300,12 @@ mod tests {
     }
 
     #[test]
-    fn a_newer_version_or_a_sync_command_asks_for_a_fetch() {
+    fn a_schedule_notice_or_a_sync_command_asks_for_a_fetch() {
         let mut c = Controller::new(1);
         let at = Utc::now();
-        assert!(!c.on_answer(&json!({"schedule": {"version": 1, "url": "/x"}}), at));
         assert!(c.on_answer(&json!({"schedule": {"version": 2, "url": "/x"}}), at));
+        // The same version again: its offsets run out, fetch it again.
+        assert!(c.on_answer(&json!({"schedule": {"version": 1, "url": "/x"}}), at));
         assert!(c.on_answer(
             &json!({"commands": [{"id": 3, "kind": "sync_schedule"}]}),
             at
