@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{json, Value};
 use sunfleet_app::accounts::model::Persona;
-use sunfleet_app::control::particle::ParticleApi;
+use sunfleet_app::control::particle::{CallOutcome, ParticleApi};
 use sunfleet_app::devices::model::DeviceId;
 use sunfleet_app::telemetry::store::device_events;
 use sunfleet_tests::{
@@ -18,6 +18,8 @@ use sunfleet_tests::{
 };
 
 const PLATTE: &str = "SF-1-00002";
+/// The device the Particle stand-in answers 429 for.
+const RATE_LIMITED: &str = "0123456789abcdef0123456d";
 
 fn reading(ago: i64) -> Value {
     json!({
@@ -375,13 +377,20 @@ async fn particle_function(
             .into_response();
     }
     // Particle's documented answers: connected devices return the function's int; offline
-    // ones are 404 "not connected"; a device that does not answer in time is 408.
+    // ones are 404 "not connected"; a device that does not answer in time is 408; too many
+    // calls are 429.
     match device.as_str() {
         "0123456789abcdef0123456a" => axum::Json(json!({
             "id": device, "name": "pump-a", "connected": true,
             "return_value": if arg.contains("reboot") { -2 } else { 1 }
         }))
         .into_response(),
+        RATE_LIMITED => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "60")],
+            axum::Json(json!({"ok": false, "error": "Too many requests"})),
+        )
+            .into_response(),
         "0123456789abcdef0123456b" => (
             StatusCode::NOT_FOUND,
             axum::Json(json!({"ok": false, "error": "Device is not connected"})),
@@ -490,6 +499,64 @@ async fn with_a_particle_token_connected_devices_run_commands_at_once_and_others
     let offline = "0123456789abcdef0123456b";
     let (_, answer) = post(&app, offline, reading(0)).await;
     assert_eq!(answer["commands"][0]["kind"], "stop", "{answer}");
+}
+
+#[tokio::test]
+async fn particle_refusals_name_their_reason_and_leave_the_command_for_the_next_post() {
+    let (url, fake) = fake_particle().await;
+    // A token Particle does not take (expired, revoked): 401.
+    let api = ParticleApi::new(&url, "expired-token").unwrap();
+    let app = spawn_app_with(move |state| state.particle = Some(Arc::new(api))).await;
+    app.add_customers(&["farm"]).await;
+    let connected = "0123456789abcdef0123456a";
+    app.add_device(
+        sunfleet_tests::DeviceSpec {
+            id: connected,
+            name: "pump-a",
+            owner: "farm",
+            model: "SP-2",
+            last: Some((chrono::Duration::minutes(1), 500.0, 0.0, None)),
+        },
+        chrono::Utc::now(),
+    )
+    .await;
+    let (status, sent) = send(&app, &[("id", connected), ("kind", "stop")]).await;
+    assert_eq!(status, 200, "{sent}");
+    let list = settled(&app, connected, |c| c["note"].is_string()).await;
+    let first = &list["commands"][0];
+    assert_eq!(first["state"], "queued", "{first}");
+    assert!(
+        first["note"]
+            .as_str()
+            .unwrap()
+            .contains("refused the access token (HTTP 401)"),
+        "{first}"
+    );
+    assert_eq!(
+        fake.calls.lock().unwrap().len(),
+        1,
+        "called once, not retried"
+    );
+    let (_, answer) = post(&app, connected, reading(0)).await;
+    assert_eq!(answer["commands"][0]["kind"], "stop", "{answer}");
+
+    // Rate limited (429) and no Particle at all: named, not delivered.
+    let api = ParticleApi::new(&url, "particle-token").unwrap();
+    assert_eq!(
+        api.call(RATE_LIMITED, "7 stop").await,
+        CallOutcome::NotDelivered("Particle: rate limited".into())
+    );
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let gone = ParticleApi::new(&format!("http://{closed}"), "particle-token").unwrap();
+    assert_eq!(
+        gone.call(connected, "8 stop").await,
+        CallOutcome::NotDelivered("Particle API unreachable".into())
+    );
+    assert!(ParticleApi::new("ftp://api.particle.io", "t").is_err());
+    assert!(ParticleApi::new(&url, "  ").is_err());
 }
 
 #[tokio::test]
