@@ -54,3 +54,4 @@ echo "== server RSS at the end: $(rss_mb VmRSS) MB"
 sleep 3
 echo "== server RSS 3 s later: $(rss_mb VmRSS) MB, peak during the runs: $(rss_mb VmHWM) MB"
 echo "== server log warnings: $(grep -c WARN "$dir/log" || true)"
+grep WARN "$dir/log" | head -3 || true
