@@ -768,6 +768,73 @@ async fn a_full_queue_answers_503_with_retry_after() {
 }
 
 #[tokio::test]
+async fn under_load_a_full_queue_sheds_requests_and_retries_store_every_reading_once() {
+    let (app, id) = app_with_device().await;
+    // Room for two requests' readings at a time; 200 requests of 10 arrive at once.
+    let app = TestApp::reopen_with_queue(app, 20).await;
+    let token = device_token(&id);
+    let requests: Vec<Value> = (0..200)
+        .map(|r| {
+            Value::Array(
+                (0..10)
+                    .map(|i| status(minute(3000 - r * 10 - i), (r * 10 + i) as f64))
+                    .collect(),
+            )
+        })
+        .collect();
+    let post = |body: &Value| {
+        app.client
+            .post(app.url(&format!("/ingest/v1/devices/{DEVICE}/status")))
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(body.to_string())
+            .send()
+    };
+    let mut waiting: Vec<&Value> = requests.iter().collect();
+    let (mut shed, mut rounds) = (0, 0);
+    while !waiting.is_empty() {
+        rounds += 1;
+        assert!(
+            rounds <= 200,
+            "{} requests never got through",
+            waiting.len()
+        );
+        let mut tasks = tokio::task::JoinSet::new();
+        for (n, body) in waiting.iter().enumerate() {
+            let sent = post(body);
+            tasks.spawn(async move { (n, sent.await) });
+        }
+        let mut again = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            let (n, response) = done.unwrap();
+            let response = response.unwrap();
+            match response.status().as_u16() {
+                200 => {
+                    let body: Value =
+                        serde_json::from_str(&response.text().await.unwrap()).unwrap();
+                    assert_eq!(body["accepted"], 10, "{body}");
+                }
+                503 => {
+                    assert_eq!(response.headers()["retry-after"], "1");
+                    shed += 1;
+                    again.push(waiting[n]);
+                }
+                other => panic!("answered {other}: {}", response.text().await.unwrap()),
+            }
+        }
+        waiting = again;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(shed > 0, "the queue never filled: the test sent too little");
+    // Every reading stored exactly once, whether it got through at once or on a retry.
+    assert_eq!(readings(&app, &id).await, 2000);
+    let hours = rollups(&app.db, RollupTable::Hour, &id, minute(3100), minute(0))
+        .await
+        .unwrap();
+    assert_eq!(hours.iter().map(|h| h.count).sum::<i64>(), 2000);
+}
+
+#[tokio::test]
 async fn readings_committed_just_before_a_crash_get_their_rollups_at_the_next_start() {
     use sunfleet_app::telemetry::model::Status;
     use sunfleet_app::telemetry::store::{insert_readings, reading_record, ReadingRecord};
