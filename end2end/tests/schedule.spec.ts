@@ -118,6 +118,72 @@ test("a customer sees their device's schedule; templates fill the form", async (
   expect(errors).toEqual([]);
 });
 
+test("a window is moved and resized by mouse, and drawn and moved by finger", async ({ page }) => {
+  const errors = watchConsole(page);
+  await signIn(page, "dealer", "/fleet?status=online");
+  await page.locator("table.fleet tbody tr a").first().click();
+  await expect(page).toHaveURL(/\/devices\//);
+  await hydrated(page);
+  const card = page.locator("section.schedule-card");
+  const rows = card.locator("li.window-row");
+  while ((await rows.count()) > 0) {
+    await rows.first().getByRole("button", { name: /Remove window/ }).click();
+  }
+  // Where a time of day is along a day's track, in page coordinates.
+  const at = async (day: string, hours: number) => {
+    const track = card.locator(`.week-track[data-day="${day}"]`);
+    await track.scrollIntoViewIfNeeded();
+    const box = (await track.boundingBox())!;
+    return { x: box.x + (box.width * hours) / 24, y: box.y + box.height / 2 };
+  };
+  const drag = async (from: { x: number; y: number }, to: { x: number; y: number }) => {
+    await page.mouse.move(from.x, from.y);
+    await page.mouse.down();
+    await page.mouse.move((from.x + to.x) / 2, to.y, { steps: 4 });
+    await page.mouse.move(to.x, to.y, { steps: 4 });
+    await page.mouse.up();
+  };
+  const times = async (row: number, start: string, end: string) => {
+    await expect(rows.nth(row).getByLabel("Start")).toHaveValue(start);
+    await expect(rows.nth(row).getByLabel("End")).toHaveValue(end);
+  };
+
+  // Mouse: draw Thursday 06:00–12:00, move it by 3 hours, then drag its end to 18:00.
+  await drag(await at("thu", 6.05), await at("thu", 12.05));
+  await times(0, "06:00", "12:00");
+  await drag(await at("thu", 9), await at("thu", 12.05));
+  await times(0, "09:00", "15:00");
+  const grip = card.locator('.week-track[data-day="thu"] .grip');
+  const g = (await grip.boundingBox())!;
+  await drag({ x: g.x + g.width / 2, y: g.y + g.height / 2 }, await at("thu", 18.05));
+  await times(0, "09:00", "18:00");
+  await expect(rows.first().getByLabel("Thu")).toBeChecked();
+
+  // Finger (real touch input, as a phone sends it): draw Saturday 06:00–08:00, then move
+  // it to 11:00–13:00. The track takes the touch instead of scrolling the page.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Emulation.setTouchEmulationEnabled", { enabled: true, maxTouchPoints: 1 });
+  const swipe = async (from: { x: number; y: number }, to: { x: number; y: number }) => {
+    const point = (p: { x: number; y: number }) => ({ touchPoints: [{ x: p.x, y: p.y }] });
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchStart", ...point(from) });
+    for (let i = 1; i <= 6; i++) {
+      const p = { x: from.x + ((to.x - from.x) * i) / 6, y: to.y };
+      await cdp.send("Input.dispatchTouchEvent", { type: "touchMove", ...point(p) });
+    }
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+  };
+  await swipe(await at("sat", 6.05), await at("sat", 8.05));
+  await expect(rows).toHaveCount(2);
+  await times(1, "06:00", "08:00");
+  await expect(rows.nth(1).getByLabel("Sat")).toBeChecked();
+  await swipe(await at("sat", 7), await at("sat", 12.05));
+  await times(1, "11:00", "13:00");
+  await expect(card.locator('.week-track[data-day="sat"] .win')).toHaveCount(1);
+
+  await card.getByRole("button", { name: "Discard changes" }).click();
+  expect(errors).toEqual([]);
+});
+
 test("a dealer previews copying a schedule to another device, then copies it", async ({ page }) => {
   const errors = watchConsole(page);
   // The first test saved a schedule of its own on the first reporting device: copy it to
