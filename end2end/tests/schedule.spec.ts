@@ -1,5 +1,14 @@
-import { test, expect } from "@playwright/test";
+import { test, expect, type Page } from "@playwright/test";
 import { hydrated, signIn, watchConsole } from "./helpers";
+
+// Signs `who` in, opens the first device of the fleet view `fleet`: its schedule card.
+async function scheduleCard(page: Page, who: "dealer" | "customer", fleet: string) {
+  await signIn(page, who, fleet);
+  await page.locator("table.fleet tbody tr a").first().click();
+  await expect(page).toHaveURL(/\/devices\//);
+  await hydrated(page);
+  return page.locator("section.schedule-card");
+}
 
 test("a dealer draws a window, saves, sends a command, and sees the simulated device pick up both", async ({
   page,
@@ -9,11 +18,7 @@ test("a dealer draws a window, saves, sends a command, and sees the simulated de
   test.setTimeout(240_000);
   const errors = watchConsole(page);
   // A reporting demo device (earlier tests register devices that never report).
-  await signIn(page, "dealer", "/fleet?status=online");
-  await page.locator("table.fleet tbody tr a").first().click();
-  await expect(page).toHaveURL(/\/devices\//);
-  await hydrated(page);
-  const card = page.locator("section.schedule-card");
+  const card = await scheduleCard(page, "dealer", "/fleet?status=online");
   await expect(card.getByRole("status").first()).toContainText("In sync: the device runs version 1");
 
   // Clear the seeded windows, then draw Wednesday 06:00–12:00 on the grid.
@@ -100,11 +105,7 @@ test("a dealer draws a window, saves, sends a command, and sees the simulated de
 
 test("a customer sees their device's schedule; templates fill the form", async ({ page }) => {
   const errors = watchConsole(page);
-  await signIn(page, "customer", "/fleet");
-  await page.locator("table.fleet tbody tr a").first().click();
-  await expect(page).toHaveURL(/\/devices\//);
-  await hydrated(page);
-  const card = page.locator("section.schedule-card");
+  const card = await scheduleCard(page, "customer", "/fleet");
   await card.getByLabel("Template").selectOption("Off-peak only");
   await card.getByRole("button", { name: "Use template" }).click();
   const rows = card.locator("li.window-row");
@@ -120,11 +121,7 @@ test("a customer sees their device's schedule; templates fill the form", async (
 
 test("a window is moved and resized by mouse, and drawn and moved by finger", async ({ page }) => {
   const errors = watchConsole(page);
-  await signIn(page, "dealer", "/fleet?status=online");
-  await page.locator("table.fleet tbody tr a").first().click();
-  await expect(page).toHaveURL(/\/devices\//);
-  await hydrated(page);
-  const card = page.locator("section.schedule-card");
+  const card = await scheduleCard(page, "dealer", "/fleet?status=online");
   const rows = card.locator("li.window-row");
   while ((await rows.count()) > 0) {
     await rows.first().getByRole("button", { name: /Remove window/ }).click();

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{json, Value};
 use sunfleet_app::devices::model::DeviceId;
 use sunfleet_app::telemetry::store::{
-    count_readings, dead_letters, device_events, reading, rollups, RollupTable,
+    count_readings, dead_letters, device_events, reading, rollups, RollupRecord, RollupTable,
 };
 use sunfleet_tests::{device_token, minute, spawn_app, DeviceSpec, TestApp};
 
@@ -283,12 +283,25 @@ async fn an_unknown_device_is_404_and_its_delivery_is_kept_as_a_dead_letter() {
     assert_eq!(letters[0].body.as_bytes(), event.as_slice());
 }
 
+/// A bad request case: (what, content type, body, expected status, expected code).
+type BadBody = (&'static str, &'static str, Vec<u8>, u16, &'static str);
+
+/// The refusal of case `what` has the expected status and code, and a message.
+fn refused_as(what: &str, status: u16, answer: &Value, expected: u16, code: &str) {
+    assert_eq!(status, expected, "{what}: {answer}");
+    assert_eq!(answer["code"], code, "{what}: {answer}");
+    assert!(
+        answer["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{what}"
+    );
+}
+
 #[tokio::test]
 async fn bad_webhook_bodies_get_a_clear_4xx_each() {
     let (app, id) = app_with_device().await;
     let future = status(Utc::now() + Duration::hours(2), 1.0);
     let negative = status(minute(1), -5.0);
-    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<BadBody> = vec![
         (
             "malformed JSON",
             "application/json",
@@ -352,12 +365,7 @@ async fn bad_webhook_bodies_get_a_clear_4xx_each() {
     ];
     for (what, content_type, body, expected, code) in cases {
         let (status, answer) = app.post_particle(Some(SECRET), content_type, body).await;
-        assert_eq!(status, expected, "{what}: {answer}");
-        assert_eq!(answer["code"], code, "{what}: {answer}");
-        assert!(
-            answer["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{what}"
-        );
+        refused_as(what, status, &answer, expected, code);
     }
     assert_eq!(readings(&app, &id).await, 0, "nothing stored");
     let (_, server_ok) = app.get("/healthz").await;
@@ -398,7 +406,7 @@ async fn a_direct_backlog_stores_the_good_readings_and_names_the_bad_ones() {
 async fn bad_direct_bodies_get_a_clear_4xx_each_and_store_nothing() {
     let (app, id) = app_with_device().await;
     let token = device_token(&id);
-    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<BadBody> = vec![
         (
             "malformed JSON",
             "application/json",
@@ -446,12 +454,7 @@ async fn bad_direct_bodies_get_a_clear_4xx_each_and_store_nothing() {
         let (status, answer) = app
             .post_direct_raw(DEVICE, Some(&token), content_type, body)
             .await;
-        assert_eq!(status, expected, "{what}: {answer}");
-        assert_eq!(answer["code"], code, "{what}: {answer}");
-        assert!(
-            answer["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{what}"
-        );
+        refused_as(what, status, &answer, expected, code);
     }
     assert_eq!(readings(&app, &id).await, 0, "nothing stored");
     // The device can still post: no bad body left anything behind.
@@ -586,50 +589,52 @@ async fn late_readings_land_in_order_and_rollups_match_an_in_order_delivery() {
     assert_eq!(device["latest"]["solar_w"], power(89));
 }
 
-#[tokio::test]
-async fn a_dst_autumn_day_is_one_25_hour_daily_rollup() {
-    let (app, id) = app_with_device().await;
-    let token = device_token(&id);
-    // 2026-11-01 in America/Denver: 00:00 MDT (06:00 UTC) to 00:00 MST (07:00 UTC next day).
-    let start = Utc.with_ymd_and_hms(2026, 11, 1, 6, 0, 0).unwrap();
-    let all: Vec<Value> = (0..25 * 60)
+async fn days_around(app: &TestApp, id: &DeviceId, start: DateTime<Utc>) -> Vec<RollupRecord> {
+    let (from, to) = (start - Duration::days(1), start + Duration::days(2));
+    rollups(&app.db, RollupTable::Day, id, from, to)
+        .await
+        .unwrap()
+}
+
+/// Posts minute readings of 600 W for `hours` hours from `start` (a local midnight) and
+/// checks they make one daily rollup of that many hours, named `date`, and as many hourly.
+async fn a_local_day_of_600_w(
+    app: &TestApp,
+    id: &DeviceId,
+    start: DateTime<Utc>,
+    hours: i64,
+    date: &str,
+) {
+    let all: Vec<Value> = (0..hours * 60)
         .map(|m| status(start + Duration::minutes(m), 600.0))
         .collect();
-    for chunk in all.chunks(1000) {
-        let (s, b) = app
-            .post_direct(DEVICE, Some(&token), &Value::Array(chunk.to_vec()))
-            .await;
-        assert_eq!(s, 200, "{b}");
-    }
-    let days = rollups(
-        &app.db,
-        RollupTable::Day,
-        &id,
-        start - Duration::days(1),
-        start + Duration::days(2),
-    )
-    .await
-    .unwrap();
+    app.post_readings(id, &all).await;
+    let days = days_around(app, id, start).await;
     assert_eq!(days.len(), 1, "{days:?}");
-    assert_eq!(days[0].date, "2026-11-01");
-    assert_eq!(days[0].hours, 25);
-    assert_eq!(days[0].count, 25 * 60);
-    // 600 W for 25 h less the minute after the last reading.
-    assert!(
-        (days[0].solar_wh - 600.0 * (25.0 - 1.0 / 60.0)).abs() < 1e-6,
-        "{}",
-        days[0].solar_wh
-    );
-    let hours = rollups(
+    assert_eq!(days[0].date, date);
+    assert_eq!(days[0].hours, hours);
+    assert_eq!(days[0].count, hours * 60);
+    // 600 W for the whole day less the minute after the last reading.
+    let wh = 600.0 * (hours as f64 - 1.0 / 60.0);
+    assert!((days[0].solar_wh - wh).abs() < 1e-6, "{days:?}");
+    let hourly = rollups(
         &app.db,
         RollupTable::Hour,
-        &id,
+        id,
         start,
         start + Duration::days(2),
     )
     .await
     .unwrap();
-    assert_eq!(hours.len(), 25);
+    assert_eq!(hourly.len() as i64, hours);
+}
+
+#[tokio::test]
+async fn a_dst_autumn_day_is_one_25_hour_daily_rollup() {
+    let (app, id) = app_with_device().await;
+    // 2026-11-01 in America/Denver: 00:00 MDT (06:00 UTC) to 00:00 MST (07:00 UTC next day).
+    let start = Utc.with_ymd_and_hms(2026, 11, 1, 6, 0, 0).unwrap();
+    a_local_day_of_600_w(&app, &id, start, 25, "2026-11-01").await;
 }
 
 #[tokio::test]
@@ -637,59 +642,16 @@ async fn a_dst_spring_day_is_one_23_hour_daily_rollup() {
     let (app, id) = app_with_device().await;
     // 2026-03-08 in America/Denver: 00:00 MST (07:00 UTC) to 00:00 MDT (06:00 UTC next day).
     let start = Utc.with_ymd_and_hms(2026, 3, 8, 7, 0, 0).unwrap();
-    let all: Vec<Value> = (0..23 * 60)
-        .map(|m| status(start + Duration::minutes(m), 600.0))
-        .collect();
-    app.post_readings(&id, &all).await;
-    let days = rollups(
-        &app.db,
-        RollupTable::Day,
-        &id,
-        start - Duration::days(1),
-        start + Duration::days(2),
-    )
-    .await
-    .unwrap();
-    assert_eq!(days.len(), 1, "{days:?}");
-    assert_eq!(days[0].date, "2026-03-08");
-    assert_eq!(days[0].hours, 23);
-    assert_eq!(days[0].count, 23 * 60);
-    assert!(
-        (days[0].solar_wh - 600.0 * (23.0 - 1.0 / 60.0)).abs() < 1e-6,
-        "{}",
-        days[0].solar_wh
-    );
-    let hours = rollups(
-        &app.db,
-        RollupTable::Hour,
-        &id,
-        start,
-        start + Duration::days(2),
-    )
-    .await
-    .unwrap();
-    assert_eq!(hours.len(), 23);
-    // The next reading, 00:00 MDT, opens the next local day.
+    a_local_day_of_600_w(&app, &id, start, 23, "2026-03-08").await;
+    // The next reading, 00:00 MDT, opens the next local day...
     app.post_readings(&id, &[status(start + Duration::hours(23), 600.0)])
         .await;
-    let days = rollups(
-        &app.db,
-        RollupTable::Day,
-        &id,
-        start - Duration::days(1),
-        start + Duration::days(2),
-    )
-    .await
-    .unwrap();
+    let days = days_around(&app, &id, start).await;
     assert_eq!(days.len(), 2, "{days:?}");
     assert_eq!(days[1].date, "2026-03-09");
     assert_eq!(days[0].count, 23 * 60);
-    // Its last minute is now bridged: the whole 23 hours at 600 W.
-    assert!(
-        (days[0].solar_wh - 600.0 * 23.0).abs() < 1e-6,
-        "{}",
-        days[0].solar_wh
-    );
+    // ...and bridges the last minute of this one: the whole 23 hours at 600 W.
+    assert!((days[0].solar_wh - 600.0 * 23.0).abs() < 1e-6, "{days:?}");
 }
 
 #[tokio::test]
