@@ -3,8 +3,9 @@
 //!
 //! Rules, not a year of instants: the windows in local time plus the UTC offset changes of
 //! the next 12 months (`utc_offsets`, good until `offsets_until`; ingest answers ask for a
-//! fetch again well before then, see `control::cache::REFETCH_AFTER`). A year of instants would be hundreds of entries —
-//! more than a controller keeps or Particle carries in a few 512-byte chunks — while
+//! fetch again well before then, see `control::cache::REFETCH_AFTER`). A year of instants
+//! would be hundreds of entries — more than a controller keeps or Particle carries in a few
+//! 512-byte chunks — while
 //! windows and two or three offset changes fit in one small answer, and the device needs
 //! no timezone database. Local times that happen twice or never (the DST hours) follow
 //! `dst_rule`, the rule the server itself uses; `next_runs` gives the next day's runs as
