@@ -233,8 +233,10 @@ pub struct Control {
     pub run: Option<bool>,
     /// Speed in % of rated (a setpoint window or a set_speed command).
     pub speed_pct: Option<u8>,
-    /// The schedule version it runs (1, the seeded one, by default).
+    /// The schedule version it runs (1, the seeded one, by default)…
     pub schedule_version: Option<i64>,
+    /// …and that version's hash, once fetched (16 hex digits).
+    pub schedule_hash: Option<u64>,
 }
 
 /// The demo devices that keep reporting after the seeded history.
@@ -860,6 +862,7 @@ impl DemoDevice {
             temperature_c: round1(temperature),
             fault_code: fault,
             schedule_version: Some(control.schedule_version.unwrap_or(1)),
+            schedule_hash: control.schedule_hash.map(|h| format!("{h:016x}")),
             extra: Default::default(),
         }
     }

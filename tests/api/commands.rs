@@ -620,6 +620,9 @@ async fn a_simulated_device_fetches_its_new_schedule_runs_a_command_and_acknowle
     let (_, schedule) = app.post_fn("/api/schedule", &[("id", &device)]).await;
     assert_eq!(schedule["sync"]["state"], "in_sync", "{schedule}");
     assert_eq!(schedule["reported"], 2);
+    // It reports the hash its fetch gave it.
+    assert!(schedule["hash"].is_string(), "{schedule}");
+    assert_eq!(schedule["reported_hash"], schedule["hash"], "{schedule}");
     let events = kinds(&app, &device).await;
     for kind in [
         "schedule_changed",

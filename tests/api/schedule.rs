@@ -3,6 +3,7 @@
 //! back, the sync state, events, and refusals that change nothing.
 
 use serde_json::{json, Value};
+use sha2::Digest;
 use sunfleet_app::devices::model::DeviceId;
 use sunfleet_app::telemetry::store::device_events;
 use sunfleet_tests::{device_token, json_response, minute, spawn_sample_tree, TestApp, Who};
@@ -45,17 +46,22 @@ async fn schedule(app: &TestApp) -> Value {
 
 /// A status post from the Platte device reporting `version`; the answer.
 async fn post_reporting(app: &TestApp, ago: i64, version: u64) -> Value {
+    post_reporting_hash(app, ago, version, None).await
+}
+
+/// As `post_reporting`, with the schedule hash the device reports.
+async fn post_reporting_hash(app: &TestApp, ago: i64, version: u64, hash: Option<&str>) -> Value {
     let id = DeviceId::parse(PLATTE).unwrap();
+    let mut reading = json!({
+        "time": minute(ago).to_rfc3339(), "solar_w": 900.0, "grid_w": 0.0,
+        "load_w": 850.0, "motor_rpm": 3000, "motor_on": true, "dc_bus_v": 360.0,
+        "temperature_c": 28.0, "fault_code": 0, "schedule_version": version
+    });
+    if let Some(hash) = hash {
+        reading["schedule_hash"] = json!(hash);
+    }
     let (status, body) = app
-        .post_direct(
-            PLATTE,
-            Some(&device_token(&id)),
-            &json!({
-                "time": minute(ago).to_rfc3339(), "solar_w": 900.0, "grid_w": 0.0,
-                "load_w": 850.0, "motor_rpm": 3000, "motor_on": true, "dc_bus_v": 360.0,
-                "temperature_c": 28.0, "fault_code": 0, "schedule_version": version
-            }),
-        )
+        .post_direct(PLATTE, Some(&device_token(&id)), &reading)
         .await;
     assert_eq!(status, 200, "{body}");
     body
@@ -303,6 +309,81 @@ async fn a_device_reporting_a_version_nobody_set_is_drifted_and_told_the_desired
         .expect("a drift event");
     assert_eq!(drift.severity, "warning");
     assert!(drift.message.contains("version 7"), "{drift:?}");
+}
+
+#[tokio::test]
+async fn a_device_running_the_desired_version_with_another_hash_is_drifted_until_it_fetches_it() {
+    let app = spawn_sample_tree().await;
+    assert_eq!(save(&app, weekday_mornings(), None).await.0, 200);
+    let id = DeviceId::parse(PLATTE).unwrap();
+    let url = format!("/ingest/v1/devices/{PLATTE}/schedule");
+    let (status, fetched) = fetch(&app, &url, &device_token(&id)).await;
+    assert_eq!(status, 200, "{fetched}");
+    // The documented recipe: SHA-256 of the windows as the answer spells them, 16 hex digits.
+    let digest = sha2::Sha256::digest(fetched["windows"].to_string().as_bytes());
+    let expected: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(fetched["hash"], json!(expected), "{fetched}");
+    let hash = expected.as_str();
+
+    // Version 1 with its hash (in either case): in sync, nothing to fetch.
+    let answer = post_reporting_hash(&app, 3, 1, Some(&hash.to_uppercase())).await;
+    assert!(answer.get("schedule").is_none(), "{answer}");
+    assert_eq!(schedule(&app).await["sync"]["state"], "in_sync");
+
+    // Version 1 with windows changed on the device: drifted, told to fetch version 1 again.
+    let answer = post_reporting_hash(&app, 2, 1, Some("00000000deadbeef")).await;
+    assert_eq!(answer["schedule"]["version"], 1, "{answer}");
+    let drifted = schedule(&app).await;
+    assert_eq!(
+        drifted["sync"],
+        json!({"state": "drifted", "reported": 1, "hash": "00000000deadbeef"}),
+        "{drifted}"
+    );
+    let events = device_events(&app.db, &id, 20).await.unwrap();
+    let drift = events
+        .iter()
+        .find(|e| e.kind == "schedule_drifted")
+        .expect("a drift event");
+    assert!(drift.message.contains("00000000deadbeef"), "{drift:?}");
+    // Still drifted (and told) at the next post; no second event for the same report.
+    let answer = post_reporting_hash(&app, 1, 1, Some("00000000deadbeef")).await;
+    assert_eq!(answer["schedule"]["version"], 1, "{answer}");
+    let drifts = |events: &[sunfleet_app::telemetry::store::EventRecord]| {
+        events
+            .iter()
+            .filter(|e| e.kind == "schedule_drifted")
+            .count()
+    };
+    assert_eq!(drifts(&device_events(&app.db, &id, 20).await.unwrap()), 1);
+
+    // Fetched again and running it: in sync, with an event saying so.
+    let answer = post_reporting_hash(&app, 0, 1, Some(hash)).await;
+    assert!(answer.get("schedule").is_none(), "{answer}");
+    assert_eq!(schedule(&app).await["sync"]["state"], "in_sync");
+    let events = device_events(&app.db, &id, 20).await.unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.kind == "schedule_synced")
+            .count(),
+        2,
+        "synced, drifted, synced again: {events:?}"
+    );
+
+    // A hash that is not hex is refused with its reason; the reading is not stored.
+    let (status, refused) = app
+        .post_direct(
+            PLATTE,
+            Some(&device_token(&id)),
+            &json!({
+                "time": minute(-1).to_rfc3339(), "solar_w": 900.0, "grid_w": 0.0,
+                "load_w": 850.0, "motor_rpm": 3000, "motor_on": true, "dc_bus_v": 360.0,
+                "temperature_c": 28.0, "schedule_version": 1, "schedule_hash": "not-a-hash"
+            }),
+        )
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(refused.to_string().contains("schedule_hash"), "{refused}");
 }
 
 #[tokio::test]

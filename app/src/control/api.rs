@@ -25,6 +25,9 @@ pub struct ScheduleView {
     /// The version the device last reported running, and when.
     pub reported: Option<u64>,
     pub reported_at: Option<String>,
+    /// The desired version's hash (what a fetch gives), and the one the device reported.
+    pub hash: Option<String>,
+    pub reported_hash: Option<String>,
     pub sync: SyncState,
     /// The next runs in local time ("Tue 24 Nov 06:00 → 10:00, run"), at most 5.
     pub next_runs: Vec<String>,
@@ -162,7 +165,7 @@ pub(crate) mod ssr {
         if let Some(cache) =
             leptos::prelude::use_context::<std::sync::Arc<crate::control::cache::ControlCache>>()
         {
-            cache.saved(&device_id, version);
+            cache.saved(&device_id, version, crate::control::store::hash(schedule));
         }
         Ok(version)
     }
@@ -221,6 +224,11 @@ pub(crate) mod ssr {
             .as_ref()
             .and_then(|r| r.updated_at)
             .map(|t| local(t, tz));
+        let hash = record
+            .as_ref()
+            .filter(|r| r.version > 0)
+            .map(ScheduleRecord::desired_hash);
+        let reported_hash = record.as_ref().and_then(|r| r.reported_hash.clone());
         let next_runs = runs(&schedule, tz, now, now + Duration::days(8))
             .into_iter()
             .filter(|r| r.end > now)
@@ -243,7 +251,15 @@ pub(crate) mod ssr {
             timezone: device.timezone.clone(),
             version,
             windows: schedule.specs(),
-            sync: SyncState::of(version, reported, updated.clone()),
+            sync: SyncState::checked(
+                version,
+                reported,
+                updated.clone(),
+                hash.as_deref(),
+                reported_hash.as_deref(),
+            ),
+            hash,
+            reported_hash,
             updated,
             updated_by: record.as_ref().and_then(|r| r.updated_by.clone()),
             reported,

@@ -15,6 +15,7 @@ use surrealdb::types::RecordId;
 
 use super::command::{Ack, AckRejected, Command, CommandOrder, CommandState, MAX_PER_ANSWER};
 use super::command_store::{self, CommandRecord};
+use super::schedule::foreign_hash;
 use super::store::{self, Versions};
 use crate::db::Db;
 use crate::devices::model::DeviceId;
@@ -74,6 +75,13 @@ struct Read {
     changes: u64,
     devices: HashMap<String, Versions>,
     commands: HashMap<String, Vec<OpenCommand>>,
+}
+
+/// The schedule a device's newest reading says it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reported {
+    pub version: u64,
+    pub hash: Option<String>,
 }
 
 /// What a device's post changed about its schedule, and what to tell it.
@@ -170,14 +178,17 @@ impl ControlCache {
     }
 
     /// A save on this node: devices hear of it at their next post.
-    pub fn saved(&self, device: &DeviceId, version: u64) {
+    pub fn saved(&self, device: &DeviceId, version: u64, hash: String) {
         let mut state = self.state.lock().expect("BUG: poisoned");
         state.changes += 1;
         let entry = state
             .devices
             .entry(device.as_str().to_string())
             .or_insert_with(|| Versions::none(device));
-        entry.version = entry.version.max(version as i64);
+        if version as i64 >= entry.version {
+            entry.version = version as i64;
+            entry.hash = Some(hash);
+        }
     }
 
     /// The device fetched `version` at `at`: its UTC offsets are good for 12 months more.
@@ -361,25 +372,30 @@ impl ControlCache {
         Ok(gone.len())
     }
 
-    /// After a device's readings are stored: records the schedule version its newest reading
-    /// reports (`reported`, at `at`) when that changed — with an event when it now runs the
-    /// desired version or one never desired — and says what the device should fetch.
+    /// After a device's readings are stored: records the schedule version (and hash) its
+    /// newest reading reports (`reported`, at `at`) when that changed — with an event when
+    /// it now runs the desired version, or one never desired — and says what the device
+    /// should fetch.
     pub async fn after_post(
         self: &Arc<Self>,
         db: &Db,
         device: &DeviceId,
         owner: Option<&RecordId>,
-        reported: Option<u64>,
+        reported: Option<Reported>,
         at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Answer> {
         self.ensure(db).await?;
         let mut known = self.get(device);
         let desired = known.version.max(0) as u64;
-        let before = known.reported.map(|r| r.max(0) as u64);
+        let before = (
+            known.reported.map(|r| r.max(0) as u64),
+            known.reported_hash.clone(),
+        );
         let newer = known.reported_at.is_none_or(|t| at >= t);
-        if let Some(r) = reported.filter(|r| newer && before != Some(*r) && (desired, *r) != (0, 0))
-        {
+        if let Some(r) = reported.filter(|r| {
+            newer && before != (Some(r.version), r.hash.clone()) && (desired, r.version) != (0, 0)
+        }) {
             let event = |kind: &str, severity: &str, message: String| EventRecord {
                 time: at,
                 device: Some(device.as_str().to_string()),
@@ -389,25 +405,47 @@ impl ControlCache {
                 message,
                 actor: None,
             };
-            let event = if r == desired {
-                Some(event(
-                    "schedule_synced",
-                    "info",
-                    format!("runs schedule version {r}"),
-                ))
-            } else if r > desired {
+            let foreign = if r.version == desired {
+                foreign_hash(known.hash.as_deref(), r.hash.as_deref())
+            } else {
+                None
+            };
+            let event = if let Some(hash) = foreign {
                 Some(event(
                     "schedule_drifted",
                     "warning",
                     format!(
-                        "reports schedule version {r}, which was never set (desired: {desired})"
+                        "reports schedule version {} with hash {hash}, not that version's \
+                         (its windows were changed on the device)",
+                        r.version
+                    ),
+                ))
+            } else if r.version == desired {
+                // A hash that no longer differs is no news when the version is unchanged.
+                (before.0 != Some(desired)
+                    || foreign_hash(known.hash.as_deref(), before.1.as_deref()).is_some())
+                .then(|| {
+                    event(
+                        "schedule_synced",
+                        "info",
+                        format!("runs schedule version {desired}"),
+                    )
+                })
+            } else if r.version > desired {
+                Some(event(
+                    "schedule_drifted",
+                    "warning",
+                    format!(
+                        "reports schedule version {}, which was never set (desired: {desired})",
+                        r.version
                     ),
                 ))
             } else {
                 None
             };
-            store::set_reported(db, device, r, at, event).await?;
-            known.reported = Some(r as i64);
+            store::set_reported(db, device, r.version, r.hash.clone(), at, event).await?;
+            known.reported = Some(r.version as i64);
+            known.reported_hash = r.hash;
             known.reported_at = Some(at);
             let mut state = self.state.lock().expect("BUG: poisoned");
             state.changes += 1;
@@ -418,6 +456,14 @@ impl ControlCache {
         let runs = known.reported.map(|r| r.max(0) as u64);
         let fetch = match (desired, runs) {
             (0, None | Some(0)) => None,
+            // Runs it, or windows that are not it: fetch it again.
+            (d, Some(r))
+                if d == r
+                    && foreign_hash(known.hash.as_deref(), known.reported_hash.as_deref())
+                        .is_some() =>
+            {
+                Some(d)
+            }
             // Runs it: fetch it again only when its UTC offsets are running out.
             (d, Some(r)) if d == r => known
                 .fetched_at

@@ -100,7 +100,7 @@ pub async fn copy_schedule(
                 )
                 .await?;
                 if let Some(cache) = &cache {
-                    cache.saved(&device_id, version);
+                    cache.saved(&device_id, version, super::store::hash(&plan.schedule));
                 }
                 n += 1;
             }

@@ -322,21 +322,57 @@ pub enum SyncState {
         since: Option<String>,
     },
     /// The device reports a version that was never desired (set by hand on the device, or
-    /// a firmware bug): it is told the desired version again at its next post.
+    /// a firmware bug), or the desired version with a `hash` other than that version's (its
+    /// windows were changed on the device): it is told the desired version again at its
+    /// next post.
     Drifted {
         reported: u64,
+        /// The hash the device reports, when that is what differs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hash: Option<String>,
     },
 }
 
 impl SyncState {
     /// `desired` 0 means never set; `reported` is what the device last said it runs.
     pub fn of(desired: u64, reported: Option<u64>, saved_at: Option<String>) -> Self {
+        Self::checked(desired, reported, saved_at, None, None)
+    }
+
+    /// As [`SyncState::of`], with the desired version's hash and the hash the device
+    /// reports with its version (either may be unknown: then versions alone decide).
+    pub fn checked(
+        desired: u64,
+        reported: Option<u64>,
+        saved_at: Option<String>,
+        desired_hash: Option<&str>,
+        reported_hash: Option<&str>,
+    ) -> Self {
         match reported {
-            Some(r) if r == desired && desired > 0 => SyncState::InSync,
-            Some(r) if r > desired => SyncState::Drifted { reported: r },
+            Some(r) if r == desired && desired > 0 => {
+                match foreign_hash(desired_hash, reported_hash) {
+                    Some(hash) => SyncState::Drifted {
+                        reported: r,
+                        hash: Some(hash.to_string()),
+                    },
+                    None => SyncState::InSync,
+                }
+            }
+            Some(r) if r > desired => SyncState::Drifted {
+                reported: r,
+                hash: None,
+            },
             _ if desired == 0 => SyncState::NoSchedule,
             _ => SyncState::Pending { since: saved_at },
         }
+    }
+}
+
+/// The reported hash, when both are known and differ.
+pub fn foreign_hash<'a>(desired: Option<&str>, reported: Option<&'a str>) -> Option<&'a str> {
+    match (desired, reported) {
+        (Some(d), Some(r)) if !d.eq_ignore_ascii_case(r) => Some(r),
+        _ => None,
     }
 }
 
@@ -391,12 +427,48 @@ mod tests {
         assert_eq!(SyncState::of(3, None, at.clone()), pending);
         assert_eq!(
             SyncState::of(3, Some(7), at.clone()),
-            SyncState::Drifted { reported: 7 }
+            SyncState::Drifted {
+                reported: 7,
+                hash: None
+            }
         );
         assert_eq!(
             SyncState::of(0, Some(1), None),
-            SyncState::Drifted { reported: 1 },
+            SyncState::Drifted {
+                reported: 1,
+                hash: None
+            },
             "a device running a schedule nobody set"
+        );
+    }
+
+    #[test]
+    fn the_desired_version_with_another_hash_is_drifted() {
+        let at = Some("2026-11-23 10:00".to_string());
+        let desired = Some("9f2c44d01ba7e3c5");
+        let state = |reported, hash| SyncState::checked(3, reported, at.clone(), desired, hash);
+        assert_eq!(state(Some(3), desired), SyncState::InSync);
+        assert_eq!(
+            state(Some(3), None),
+            SyncState::InSync,
+            "no hash: versions decide"
+        );
+        assert_eq!(
+            state(Some(3), Some("0000000000000000")),
+            SyncState::Drifted {
+                reported: 3,
+                hash: Some("0000000000000000".into())
+            }
+        );
+        assert_eq!(
+            state(Some(2), Some("0000000000000000")),
+            SyncState::Pending { since: at.clone() },
+            "an older version has another hash anyway"
+        );
+        assert_eq!(
+            SyncState::checked(3, Some(3), None, None, Some("0000000000000000")),
+            SyncState::InSync,
+            "a desired hash not known: versions decide"
         );
     }
 

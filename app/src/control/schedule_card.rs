@@ -137,10 +137,23 @@ fn sync_text(view: &ScheduleView) -> (&'static str, String) {
                     .unwrap_or_default()
             ),
         ),
-        SyncState::Drifted { reported } => (
+        SyncState::Drifted {
+            reported,
+            hash: None,
+        } => (
             "drifted",
             format!(
                 "Drifted: the device reports version {reported}, which was never set; it is sent version {} again.",
+                view.version
+            ),
+        ),
+        SyncState::Drifted {
+            reported,
+            hash: Some(hash),
+        } => (
+            "drifted",
+            format!(
+                "Drifted: the device reports version {reported} with hash {hash}, which is not what version {reported} holds (its windows were changed on the device); it is sent version {} again.",
                 view.version
             ),
         ),
@@ -172,14 +185,23 @@ fn Editor(view: ScheduleView, save: ServerAction<SaveSchedule>) -> impl IntoView
         }
     };
     let template = RwSignal::new(String::new());
+    let hash = |h: &Option<String>| {
+        h.as_ref()
+            .map(|h| format!(", hash {h}"))
+            .unwrap_or_default()
+    };
     let reported = match (view.reported, view.reported_at.clone()) {
-        (Some(v), Some(at)) => format!("version {v} (reported {at})"),
-        (Some(v), None) => format!("version {v}"),
+        (Some(v), Some(at)) => format!("version {v}{} (reported {at})", hash(&view.reported_hash)),
+        (Some(v), None) => format!("version {v}{}", hash(&view.reported_hash)),
         _ => "nothing yet".into(),
     };
     let updated = match (view.updated.clone(), view.updated_by.clone()) {
-        (Some(at), Some(by)) => format!("version {} saved {at} by {by}", view.version),
-        (Some(at), None) => format!("version {} saved {at}", view.version),
+        (Some(at), Some(by)) => format!(
+            "version {}{} saved {at} by {by}",
+            view.version,
+            hash(&view.hash)
+        ),
+        (Some(at), None) => format!("version {}{} saved {at}", view.version, hash(&view.hash)),
         _ => "never saved".into(),
     };
     let next_runs = view.next_runs.clone();

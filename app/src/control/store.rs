@@ -21,9 +21,17 @@ pub struct ScheduleRecord {
     pub updated_by: Option<String>,
     pub reported: Option<i64>,
     pub reported_at: Option<DateTime<Utc>>,
+    /// The hash of `windows` (`None` in rows from before schema step 11: see `hash`).
+    pub hash: Option<String>,
+    pub reported_hash: Option<String>,
 }
 
 impl ScheduleRecord {
+    /// The desired version's hash, as its fetch answer gives it.
+    pub fn desired_hash(&self) -> String {
+        self.hash.clone().unwrap_or_else(|| hash(&self.schedule()))
+    }
+
     /// The stored windows. They were checked before they were stored; a row that no longer
     /// parses (edited by hand in the database) reads as an empty schedule, loudly.
     pub fn schedule(&self) -> Schedule {
@@ -35,6 +43,22 @@ impl ScheduleRecord {
                 Schedule::default()
             })
     }
+}
+
+/// The `hash` of a schedule: the first 16 hex digits of the SHA-256 of its `windows` as the
+/// fetch answer spells them (compact JSON, `windows_json`). A device stores it with the
+/// schedule and reports it with `schedule_version`; firmware that lets people change the
+/// windows on the device hashes what it then runs.
+pub fn hash(schedule: &Schedule) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(windows_json(schedule).to_string().as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The windows as stored and as a fetch answer carries them.
+pub fn windows_json(schedule: &Schedule) -> serde_json::Value {
+    // A Vec of plain structs of strings and numbers always serializes.
+    serde_json::to_value(schedule.specs()).unwrap_or_default()
 }
 
 pub fn schedule_record(device: &DeviceId) -> RecordId {
@@ -52,11 +76,12 @@ pub async fn load(db: &Db, device: &DeviceId) -> Result<Option<ScheduleRecord>> 
 /// Every stored schedule's versions: (device, desired, reported, reported at, fetched at).
 pub async fn versions(db: &Db) -> Result<Vec<Versions>> {
     db.query(
-        "SELECT device, version, reported, reported_at, fetched_at ?? updated_at AS fetched_at \
-         FROM schedule",
+        "SELECT device, version, reported, reported_at, fetched_at ?? updated_at AS fetched_at, \
+         hash, reported_hash, IF hash = NONE { windows } AS windows FROM schedule",
     )
     .await
     .and_then(|mut r| r.take::<Vec<Versions>>(0))
+    .map(|rows| rows.into_iter().map(Versions::hashed).collect())
     .map_err(internal("loading schedule versions"))
 }
 
@@ -68,9 +93,32 @@ pub struct Versions {
     pub reported_at: Option<DateTime<Utc>>,
     /// When the device last fetched this version (or, before it ever did, when it was set).
     pub fetched_at: Option<DateTime<Utc>>,
+    /// The desired version's hash, and the one the device last reported.
+    pub hash: Option<String>,
+    pub reported_hash: Option<String>,
+    /// Only read for rows stored without a hash, to work it out.
+    pub windows: Option<serde_json::Value>,
 }
 
 impl Versions {
+    fn hashed(mut self) -> Self {
+        if let Some(windows) = self.windows.take() {
+            let record = ScheduleRecord {
+                device: self.device.clone(),
+                version: self.version,
+                windows,
+                updated_at: None,
+                updated_by: None,
+                reported: None,
+                reported_at: None,
+                hash: None,
+                reported_hash: None,
+            };
+            self.hash = Some(record.desired_hash());
+        }
+        self
+    }
+
     /// A device without a schedule row: nothing desired, nothing reported.
     pub fn none(device: &DeviceId) -> Self {
         Versions {
@@ -79,6 +127,9 @@ impl Versions {
             reported: None,
             reported_at: None,
             fetched_at: None,
+            hash: None,
+            reported_hash: None,
+            windows: None,
         }
     }
 }
@@ -114,14 +165,13 @@ pub async fn save(
     if let Some(base) = base.filter(|b| *b != stored) {
         return Err(conflict(device, base, current.as_ref()));
     }
-    let windows = serde_json::to_value(schedule.specs())
-        .map_err(|e| AppError::internal("schedule windows", e))?;
+    let windows = windows_json(schedule);
     let next = stored + 1;
     // Guarded by the version read above, so two saves from the same base cannot both win:
     // the loser's UPDATE matches nothing (and throws) or its CREATE finds the row.
     let query = if current.is_some() {
         "BEGIN TRANSACTION;
-         LET $written = (UPDATE $id SET version = $next, windows = $windows,
+         LET $written = (UPDATE $id SET version = $next, windows = $windows, hash = $hash,
              updated_at = $now, updated_by = $actor WHERE version = $stored
              RETURN VALUE version);
          IF $written != [$next] { THROW 'the schedule changed meanwhile' };
@@ -130,7 +180,7 @@ pub async fn save(
     } else {
         "BEGIN TRANSACTION;
          CREATE $id SET device = $device, version = $next, windows = $windows,
-             updated_at = $now, updated_by = $actor RETURN NONE;
+             hash = $hash, updated_at = $now, updated_by = $actor RETURN NONE;
          CREATE event CONTENT $event RETURN NONE;
          COMMIT TRANSACTION;"
     };
@@ -141,6 +191,7 @@ pub async fn save(
         .bind(("next", next as i64))
         .bind(("stored", stored as i64))
         .bind(("windows", windows))
+        .bind(("hash", hash(schedule)))
         .bind(("now", now))
         .bind(("actor", actor.to_string()))
         .bind(("event", event(next)))
@@ -174,17 +225,19 @@ pub async fn set_reported(
     db: &Db,
     device: &DeviceId,
     reported: u64,
+    reported_hash: Option<String>,
     at: DateTime<Utc>,
     event: Option<EventRecord>,
 ) -> Result<()> {
     db.query(
         "UPSERT $id SET device = $device, version = version ?? 0, windows = windows ?? [], \
-         reported = $reported, reported_at = $at RETURN NONE; \
+         reported = $reported, reported_hash = $hash, reported_at = $at RETURN NONE; \
          IF $event != NONE { CREATE event CONTENT $event RETURN NONE };",
     )
     .bind(("id", schedule_record(device)))
     .bind(("device", device.as_str().to_string()))
     .bind(("reported", reported as i64))
+    .bind(("hash", reported_hash))
     .bind(("at", at))
     .bind(("event", event))
     .await
@@ -207,6 +260,7 @@ pub async fn insert_first(
         device: String,
         version: i64,
         windows: serde_json::Value,
+        hash: String,
         updated_at: DateTime<Utc>,
         updated_by: String,
         reported: i64,
@@ -214,20 +268,18 @@ pub async fn insert_first(
     }
     let rows = schedules
         .into_iter()
-        .map(|(device, schedule)| {
-            Ok(Row {
-                id: schedule_record(&device),
-                device: device.as_str().to_string(),
-                version: 1,
-                windows: serde_json::to_value(schedule.specs())
-                    .map_err(|e| AppError::internal("schedule windows", e))?,
-                updated_at: now,
-                updated_by: actor.to_string(),
-                reported: 1,
-                reported_at: now,
-            })
+        .map(|(device, schedule)| Row {
+            id: schedule_record(&device),
+            device: device.as_str().to_string(),
+            version: 1,
+            windows: windows_json(&schedule),
+            hash: hash(&schedule),
+            updated_at: now,
+            updated_by: actor.to_string(),
+            reported: 1,
+            reported_at: now,
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<Vec<_>>();
     db.query("INSERT IGNORE INTO schedule $rows RETURN NONE")
         .bind(("rows", rows))
         .await

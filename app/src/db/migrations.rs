@@ -19,6 +19,7 @@ const STEPS: &[&str] = &[
     include_str!("schema_v8.surql"),
     include_str!("schema_v9.surql"),
     include_str!("schema_v10.surql"),
+    include_str!("schema_v11.surql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = STEPS.len() as i64;

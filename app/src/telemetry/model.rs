@@ -20,6 +20,10 @@ pub struct Status {
     /// `None` when the device reports no fault (a `fault_code` of 0 means none).
     pub fault_code: Option<i64>,
     pub schedule_version: Option<i64>,
+    /// The `hash` of the schedule the device runs, as its fetch gave it (or as the firmware
+    /// computes it over the windows it holds), lowercase hex: a device whose windows were
+    /// changed by hand reports its version with another hash, and shows as drifted.
+    pub schedule_hash: Option<String>,
     /// Fields this version of sunfleet does not know, kept as sent.
     pub extra: Map<String, Value>,
 }
@@ -96,6 +100,7 @@ impl Status {
             temperature_c: float(&mut fields, "temperature_c", -80.0, 200.0)?,
             fault_code,
             schedule_version: optional_int(&mut fields, "schedule_version", 0, i64::MAX)?,
+            schedule_hash: hash(&mut fields, "schedule_hash")?,
             extra: fields,
         })
     }
@@ -114,6 +119,9 @@ impl Status {
         body.insert("fault_code".into(), self.fault_code.unwrap_or(0).into());
         if let Some(v) = self.schedule_version {
             body.insert("schedule_version".into(), v.into());
+        }
+        if let Some(h) = &self.schedule_hash {
+            body.insert("schedule_hash".into(), h.clone().into());
         }
         Value::Object(body)
     }
@@ -211,6 +219,22 @@ fn int(fields: &mut Map<String, Value>, name: &str, min: i64, max: i64) -> Resul
         .ok_or_else(|| Rejection::new("missing_field", format!("`{name}` is required")))
 }
 
+/// 8 to 64 hex digits, kept lowercase (firmware may print either case).
+fn hash(fields: &mut Map<String, Value>, name: &str) -> Result<Option<String>, Rejection> {
+    match fields.remove(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s))
+            if (8..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            Ok(Some(s.to_ascii_lowercase()))
+        }
+        Some(_) => Err(Rejection::new(
+            "invalid_value",
+            format!("`{name}` must be 8 to 64 hex digits"),
+        )),
+    }
+}
+
 fn boolean(fields: &mut Map<String, Value>, name: &str) -> Result<bool, Rejection> {
     match fields.remove(name) {
         Some(Value::Bool(b)) => Ok(b),
@@ -277,7 +301,8 @@ mod tests {
         json!({
             "time": "2026-11-22T11:59:00Z", "solar_w": 1200.5, "grid_w": 0, "load_w": 1210,
             "motor_rpm": 3400, "motor_on": true, "dc_bus_v": 356.2, "temperature_c": 31.5,
-            "fault_code": 0, "schedule_version": 3, "fw_build": "abc"
+            "fault_code": 0, "schedule_version": 3, "schedule_hash": "9F2C44D01BA7E3C5",
+            "fw_build": "abc"
         })
     }
 
@@ -289,6 +314,7 @@ mod tests {
         assert_eq!(s.motor_rpm, 3400);
         assert_eq!(s.fault_code, None, "fault 0 means no fault");
         assert_eq!(s.schedule_version, Some(3));
+        assert_eq!(s.schedule_hash.as_deref(), Some("9f2c44d01ba7e3c5"));
         assert_eq!(s.extra.get("fw_build"), Some(&json!("abc")));
         assert_eq!(
             s.time,
@@ -338,6 +364,12 @@ mod tests {
         assert_eq!(rejected("motor_on", json!("yes")), "invalid_value");
         assert_eq!(rejected("temperature_c", json!(500)), "value_out_of_range");
         assert_eq!(rejected("fault_code", json!(-3)), "value_out_of_range");
+        assert_eq!(rejected("schedule_hash", json!("abc")), "invalid_value");
+        assert_eq!(
+            rejected("schedule_hash", json!("zz2c44d01ba7e3c5")),
+            "invalid_value"
+        );
+        assert_eq!(rejected("schedule_hash", json!(12345678)), "invalid_value");
     }
 
     #[test]

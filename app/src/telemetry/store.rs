@@ -24,6 +24,7 @@ pub struct ReadingRecord {
     pub temperature_c: f64,
     pub fault_code: Option<i64>,
     pub schedule_version: Option<i64>,
+    pub schedule_hash: Option<String>,
     pub extra: Option<serde_json::Value>,
 }
 
@@ -40,6 +41,7 @@ impl ReadingRecord {
             temperature_c: s.temperature_c,
             fault_code: s.fault_code,
             schedule_version: s.schedule_version,
+            schedule_hash: s.schedule_hash.clone(),
             extra: (!s.extra.is_empty()).then(|| serde_json::Value::Object(s.extra.clone())),
         }
     }
@@ -59,6 +61,7 @@ impl ReadingRecord {
             temperature_c: self.temperature_c,
             fault_code: self.fault_code,
             schedule_version: self.schedule_version,
+            schedule_hash: self.schedule_hash,
             extra: match self.extra {
                 Some(serde_json::Value::Object(map)) => map,
                 _ => Default::default(),

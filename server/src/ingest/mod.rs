@@ -20,6 +20,7 @@ use axum::routing::{post, MethodRouter};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use sunfleet_app::control::cache::Reported;
 use sunfleet_app::control::command::{Ack, AckRejected};
 use sunfleet_app::devices::model::DeviceId;
 use sunfleet_app::error::AppError;
@@ -295,10 +296,13 @@ async fn store(
         });
     }
     // What the device says it runs, from its newest reading.
-    let newest = good
-        .iter()
-        .max_by_key(|s| s.time)
-        .map(|s| (s.time, s.schedule_version.map(|v| v.max(0) as u64)));
+    let newest = good.iter().max_by_key(|s| s.time).map(|s| {
+        let reported = s.schedule_version.map(|v| Reported {
+            version: v.max(0) as u64,
+            hash: s.schedule_hash.clone(),
+        });
+        (s.time, reported)
+    });
     let written = if good.is_empty() {
         Default::default()
     } else {

@@ -10,6 +10,7 @@
 //! no timezone database. Local times that happen twice or never (the DST hours) follow
 //! `dst_rule`, the rule the server itself uses; `next_runs` gives the next day's runs as
 //! UTC instants, already resolved, for devices that would rather not compute at all.
+//! `hash` (see `control::store::hash`) is what the device reports as `schedule_hash`.
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -45,6 +46,7 @@ pub async fn fetch(
         .map(store::ScheduleRecord::schedule)
         .unwrap_or_default();
     let version = record.as_ref().map_or(0, |r| r.version.max(0));
+    let windows = store::windows_json(&schedule);
     // The zone as stored now, not as cached for ingest: a new zone sends the schedule
     // again (`timezone_changed`), and its fetch must carry the new zone's offsets.
     let tz = match sunfleet_app::devices::store::device_meta(
@@ -92,7 +94,10 @@ pub async fn fetch(
         "device": device.id.as_str(),
         "version": version,
         "timezone": tz.name(),
-        "windows": schedule.specs(),
+        // Reported back with `schedule_version`: the same windows under another hash
+        // mean they were changed on the device (drifted).
+        "hash": store::hash(&schedule),
+        "windows": windows,
         "utc_offsets": offsets,
         "offsets_until": time(until),
         "dst_rule": DST_RULE,

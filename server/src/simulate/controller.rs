@@ -27,6 +27,9 @@ const REMEMBERED: usize = 64;
 #[derive(Debug, Clone, Deserialize)]
 pub struct Fetched {
     pub version: u64,
+    /// Reported back as `schedule_hash` (16 hex digits).
+    #[serde(default)]
+    pub hash: Option<String>,
     pub windows: Vec<WindowSpec>,
     pub utc_offsets: Vec<Offset>,
 }
@@ -40,6 +43,7 @@ pub struct Offset {
 #[derive(Debug, Clone)]
 struct Installed {
     version: u64,
+    hash: Option<u64>,
     schedule: Schedule,
     offsets: Vec<Offset>,
 }
@@ -114,6 +118,11 @@ impl Controller {
             .map_or(self.built_in_version, |i| i.version)
     }
 
+    /// The hash of the installed schedule, as its fetch gave it.
+    pub fn hash(&self) -> Option<u64> {
+        self.installed.as_ref().and_then(|i| i.hash)
+    }
+
     /// How the reading at `at` is steered.
     pub fn control(&self, at: DateTime<Utc>) -> Control {
         let scheduled = self.installed.as_ref().map(|i| i.action_at(at));
@@ -124,6 +133,7 @@ impl Controller {
                 _ => None,
             },
             schedule_version: Some(self.version() as i64),
+            schedule_hash: self.hash(),
         };
         if let Some((on, _)) = self.manual.filter(|(_, until)| at < *until) {
             control.run = Some(on);
@@ -189,6 +199,10 @@ impl Controller {
             Ok(schedule) => {
                 self.installed = Some(Installed {
                     version: fetched.version,
+                    hash: fetched
+                        .hash
+                        .as_deref()
+                        .and_then(|h| u64::from_str_radix(h, 16).ok()),
                     schedule,
                     offsets: fetched.utc_offsets,
                 });
