@@ -93,5 +93,14 @@ test("a history link opens with its filters applied", async ({ page }) => {
   await expect(page.getByLabel("Kind")).toHaveValue("faults");
   await expect(page.getByLabel("Time")).toHaveValue("30d");
   await expect(page.locator("table.history tbody tr").first()).toHaveAttribute("data-kind", /fault/);
+  // One kind of the category, picked from the same list.
+  await page.getByLabel("Kind").selectOption("fault_cleared");
+  await page.getByRole("button", { name: "Show" }).click();
+  await expect(page).toHaveURL(/kind=fault_cleared/);
+  const rows = page.locator("table.history tbody tr");
+  await expect(rows.first()).toHaveAttribute("data-kind", "fault_cleared");
+  const kinds = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-kind")));
+  expect(new Set(kinds)).toEqual(new Set(["fault_cleared"]));
+  await expect(page.getByLabel("Kind")).toHaveValue("fault_cleared");
   expect(errors).toEqual([]);
 });

@@ -135,6 +135,12 @@ async fn history_filters_by_kind_severity_org_and_time() {
     let faults = history(&app, "kind=faults").await;
     assert!(!kinds(&faults).is_empty());
     assert!(kinds(&faults).iter().all(|k| k.starts_with("fault")));
+    // One kind of the category: only the faults raised, none cleared.
+    let raised = history(&app, "kind=fault").await;
+    assert!(!kinds(&raised).is_empty());
+    assert!(kinds(&raised).iter().all(|k| k == "fault"), "{raised}");
+    let synced = history(&app, "kind=schedule_synced").await;
+    assert_eq!(synced["entries"], json!([]), "none here: {synced}");
     let critical = history(&app, "severity=critical").await;
     assert!(critical["entries"]
         .as_array()
@@ -332,6 +338,17 @@ async fn the_csv_export_holds_the_filtered_view() {
     assert!(lines[1].contains(",faults,fault_cleared,info,"), "{text}");
     assert!(lines[2].contains(",faults,fault,critical,"), "{text}");
     assert!(lines[2].contains("Platte Well"), "{text}");
+    // One kind: the same export with only the faults cleared.
+    let (status, one) = app
+        .get_as(
+            &app.admin,
+            &format!("/history.csv?kind=fault_cleared&device={PLATTE}"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let lines: Vec<&str> = one.lines().collect();
+    assert_eq!(lines.len(), 2, "{one}");
+    assert!(lines[1].contains(",faults,fault_cleared,info,"), "{one}");
 }
 
 #[tokio::test]

@@ -98,6 +98,7 @@ pub mod ssr {
         Ok(EventQuery {
             lane,
             category: filter.category,
+            kind: filter.kind.clone(),
             severities: filter
                 .severity
                 .unwrap_or(Severity::Info)

@@ -74,7 +74,8 @@ impl Category {
             .find(|c| c.as_str() == raw)
             .ok_or_else(|| {
                 AppError::validation(
-                    "kind is faults, connectivity, commands, schedules, devices or people",
+                    "kind is faults, connectivity, commands, schedules, devices or people, or one \
+                     kind of event (fault, offline, command_acked, schedule_drifted, …)",
                 )
             })
     }
@@ -161,10 +162,47 @@ impl Cursor {
     }
 }
 
+/// Every kind the application writes, and where the history files it (the history filters
+/// by one of them too).
+pub const KINDS: &[(&str, Category)] = &[
+    ("fault", Category::Faults),
+    ("fault_cleared", Category::Faults),
+    ("online", Category::Connectivity),
+    ("offline", Category::Connectivity),
+    ("command_queued", Category::Commands),
+    ("command_delivered", Category::Commands),
+    ("command_acked", Category::Commands),
+    ("command_failed", Category::Commands),
+    ("command_expired", Category::Commands),
+    ("schedule_changed", Category::Schedules),
+    ("schedule_synced", Category::Schedules),
+    ("schedule_drifted", Category::Schedules),
+    ("device_registered", Category::Devices),
+    ("device_updated", Category::Devices),
+    ("device_located", Category::Devices),
+    ("device_transferred", Category::Devices),
+    ("device_decommissioned", Category::Devices),
+    ("device_token_issued", Category::Devices),
+    ("user_created", Category::People),
+    ("user_updated", Category::People),
+    ("password_changed", Category::People),
+    ("password_set", Category::People),
+    ("password_reset_issued", Category::People),
+    ("api_key_created", Category::People),
+    ("api_key_revoked", Category::People),
+    ("org_created", Category::People),
+    ("org_renamed", Category::People),
+    ("org_moved", Category::People),
+    ("org_deleted", Category::People),
+];
+
 /// One view of the history, as the URL carries it: `/history?kind=faults&device=…`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryFilter {
     pub category: Option<Category>,
+    /// One kind of event (`kind=schedule_drifted`), within `category`.
+    #[serde(default)]
+    pub kind: Option<String>,
     /// At least this severe (`None` = everything).
     pub severity: Option<Severity>,
     pub device: Option<String>,
@@ -178,6 +216,7 @@ impl Default for HistoryFilter {
     fn default() -> Self {
         Self {
             category: None,
+            kind: None,
             severity: None,
             device: None,
             org: None,
@@ -198,7 +237,13 @@ impl HistoryFilter {
                 continue;
             }
             match key.as_str() {
-                "kind" => f.category = Some(Category::parse(value)?),
+                "kind" => match KINDS.iter().find(|(k, _)| *k == value) {
+                    Some((kind, category)) => {
+                        f.category = Some(*category);
+                        f.kind = Some(kind.to_string());
+                    }
+                    None => f.category = Some(Category::parse(value)?),
+                },
                 "severity" => {
                     f.severity = Some(Severity::parse(value).ok_or_else(|| {
                         AppError::validation("severity is info, warning or critical")
@@ -246,8 +291,10 @@ impl HistoryFilter {
     /// The query string of this view (without the leading `?`).
     pub fn to_query(&self) -> String {
         let mut parts = Vec::new();
-        if let Some(c) = self.category {
-            parts.push(format!("kind={}", c.as_str()));
+        match (&self.kind, self.category) {
+            (Some(k), _) => parts.push(format!("kind={k}")),
+            (None, Some(c)) => parts.push(format!("kind={}", c.as_str())),
+            (None, None) => {}
         }
         if let Some(s) = self.severity {
             parts.push(format!("severity={}", s.as_str()));
@@ -345,6 +392,7 @@ pub(crate) mod tests {
     fn a_filter_survives_the_round_trip_through_the_url() {
         let f = HistoryFilter {
             category: Some(Category::Commands),
+            kind: None,
             severity: Some(Severity::Warning),
             device: Some("SF-0001".into()),
             org: Some("acme".into()),
@@ -363,6 +411,20 @@ pub(crate) mod tests {
             HistoryFilter::default()
         );
         assert_eq!(HistoryFilter::default().to_query(), "");
+    }
+
+    #[test]
+    fn one_kind_of_event_is_a_filter_within_its_category() {
+        let f = HistoryFilter::parse_query("kind=schedule_drifted&severity=warning").unwrap();
+        assert_eq!(f.category, Some(Category::Schedules));
+        assert_eq!(f.kind.as_deref(), Some("schedule_drifted"));
+        assert_eq!(f.to_query(), "kind=schedule_drifted&severity=warning");
+        assert_eq!(HistoryFilter::parse_query(&f.to_query()).unwrap(), f);
+        let category = HistoryFilter::parse_query("kind=schedules").unwrap();
+        assert_eq!(
+            (category.category, category.kind),
+            (Some(Category::Schedules), None)
+        );
     }
 
     #[test]
@@ -400,37 +462,4 @@ pub(crate) mod tests {
             assert_eq!(Category::of(kind), *category, "{kind}");
         }
     }
-
-    /// Every kind the application writes, and where the history files it.
-    pub const KINDS: &[(&str, Category)] = &[
-        ("fault", Category::Faults),
-        ("fault_cleared", Category::Faults),
-        ("online", Category::Connectivity),
-        ("offline", Category::Connectivity),
-        ("command_queued", Category::Commands),
-        ("command_delivered", Category::Commands),
-        ("command_acked", Category::Commands),
-        ("command_failed", Category::Commands),
-        ("command_expired", Category::Commands),
-        ("schedule_changed", Category::Schedules),
-        ("schedule_synced", Category::Schedules),
-        ("schedule_drifted", Category::Schedules),
-        ("device_registered", Category::Devices),
-        ("device_updated", Category::Devices),
-        ("device_located", Category::Devices),
-        ("device_transferred", Category::Devices),
-        ("device_decommissioned", Category::Devices),
-        ("device_token_issued", Category::Devices),
-        ("user_created", Category::People),
-        ("user_updated", Category::People),
-        ("password_changed", Category::People),
-        ("password_set", Category::People),
-        ("password_reset_issued", Category::People),
-        ("api_key_created", Category::People),
-        ("api_key_revoked", Category::People),
-        ("org_created", Category::People),
-        ("org_renamed", Category::People),
-        ("org_moved", Category::People),
-        ("org_deleted", Category::People),
-    ];
 }

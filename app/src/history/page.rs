@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_location, use_navigate};
 
 use super::api::history;
-use super::model::{Category, HistoryEntry, HistoryFilter, Severity};
+use super::model::{Category, HistoryEntry, HistoryFilter, Severity, KINDS};
 use crate::charts::model::{Range, PRESETS};
 use crate::ui::format::query_escape;
 use crate::ui::{ErrorBox, Loading};
@@ -135,7 +135,18 @@ fn Filters(filter: Memo<HistoryFilter>) -> impl IntoView {
             <select id="h-kind" node_ref=category>
                 <option value="" selected=move || f().category.is_none()>"All kinds"</option>
                 {Category::ALL.into_iter().map(|c| view! {
-                    <option value=c.as_str() selected=move || f().category == Some(c)>{c.label()}</option>
+                    <option value=c.as_str() selected=move || f().category == Some(c) && f().kind.is_none()>
+                        {c.label()}
+                    </option>
+                }).collect_view()}
+                {Category::ALL.into_iter().map(|c| view! {
+                    <optgroup label=format!("{}: one kind", c.label())>
+                        {KINDS.iter().filter(move |(_, of)| *of == c).map(|(k, _)| view! {
+                            <option value=*k selected=move || f().kind.as_deref() == Some(*k)>
+                                {k.replace('_', " ")}
+                            </option>
+                        }).collect_view()}
+                    </optgroup>
                 }).collect_view()}
             </select>
             <label for="h-severity">"Severity"</label>
