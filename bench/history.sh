@@ -4,7 +4,8 @@
 # `sunfleet seed --events`), then the history server function, one request at a time:
 # the newest page for an admin (all events), a dealer (a subtree of orgs), one device, a
 # rare kind (critical faults), a severity filter over every category (read by dropping
-# the milder events), and a page deep in the past (a cursor 60 days back);
+# the milder events), one kind of event within its category, and a page deep in the past
+# (a cursor 60 days back);
 # p50/p99 with oha. Then the CSV export of one device's 90 days with hyperfine-like timing
 # (curl, 5 runs).
 #   bench/history.sh                  # run scripts/build.sh first
@@ -87,6 +88,9 @@ page "admin, one device, 90 days" "$admin" "range=90d%26device=$device"
 page "dealer (its customers' orgs), last 7 days" "$dealer" ""
 page "dealer, commands only, 90 days" "$dealer" "range=90d%26kind=commands"
 page "dealer, warnings and critical, 7 days" "$dealer" "severity=warning"
+# One kind is read from its category's lane and filtered: a third of the commands here.
+page "admin, one kind (command_acked), 7 days" "$admin" "kind=command_acked"
+page "dealer, one kind (fault_cleared), 90 days" "$dealer" "range=90d%26kind=fault_cleared"
 echo "== CSV export: one device, 90 days (5 runs)"
 for _ in 1 2 3 4 5; do
   curl -fs -o "$dir/h.csv" -w "%{time_total}\n" -H "Cookie: $admin" \
