@@ -456,7 +456,7 @@ impl ControlCache {
         let runs = known.reported.map(|r| r.max(0) as u64);
         let fetch = match (desired, runs) {
             (0, None | Some(0)) => None,
-            // Runs it, or windows that are not it: fetch it again.
+            // Its version, but windows that are not that version's: fetch it again.
             (d, Some(r))
                 if d == r
                     && foreign_hash(known.hash.as_deref(), known.reported_hash.as_deref())
