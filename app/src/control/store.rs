@@ -32,17 +32,21 @@ impl ScheduleRecord {
         self.hash.clone().unwrap_or_else(|| hash(&self.schedule()))
     }
 
-    /// The stored windows. They were checked before they were stored; a row that no longer
-    /// parses (edited by hand in the database) reads as an empty schedule, loudly.
     pub fn schedule(&self) -> Schedule {
-        serde_json::from_value::<Vec<WindowSpec>>(self.windows.clone())
-            .ok()
-            .and_then(|specs| Schedule::parse(&specs).ok())
-            .unwrap_or_else(|| {
-                tracing::error!(device = %self.device, "stored schedule does not parse");
-                Schedule::default()
-            })
+        stored_schedule(&self.device, &self.windows)
     }
+}
+
+/// A row's stored windows. They were checked before they were stored; a row that no longer
+/// parses (edited by hand in the database) reads as an empty schedule, loudly.
+fn stored_schedule(device: &str, windows: &serde_json::Value) -> Schedule {
+    serde_json::from_value::<Vec<WindowSpec>>(windows.clone())
+        .ok()
+        .and_then(|specs| Schedule::parse(&specs).ok())
+        .unwrap_or_else(|| {
+            tracing::error!(device = %device, "stored schedule does not parse");
+            Schedule::default()
+        })
 }
 
 /// The `hash` of a schedule: the first 16 hex digits of the SHA-256 of its `windows` as the
@@ -103,18 +107,7 @@ pub struct Versions {
 impl Versions {
     fn hashed(mut self) -> Self {
         if let Some(windows) = self.windows.take() {
-            let record = ScheduleRecord {
-                device: self.device.clone(),
-                version: self.version,
-                windows,
-                updated_at: None,
-                updated_by: None,
-                reported: None,
-                reported_at: None,
-                hash: None,
-                reported_hash: None,
-            };
-            self.hash = Some(record.desired_hash());
+            self.hash = Some(hash(&stored_schedule(&self.device, &windows)));
         }
         self
     }
