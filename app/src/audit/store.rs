@@ -87,12 +87,15 @@ pub async fn record_devices(db: &Db, caller: &Caller, changes: Vec<DeviceChange>
         return Ok(());
     }
     let now = Utc::now();
+    let devices = changes.iter().map(|c| c.device.clone()).collect();
     let rows: Vec<AuditRecord> = changes.into_iter().map(|c| c.by(caller, now)).collect();
-    db.query("INSERT INTO event $rows RETURN NONE")
+    let done = db
+        .query("INSERT INTO event $rows RETURN NONE")
         .bind(("rows", rows))
         .await
-        .and_then(|r| r.check())
-        .map_err(internal("device events"))?;
+        .and_then(|r| r.check());
+    crate::history::store::written(db, devices);
+    done.map_err(internal("device events"))?;
     Ok(())
 }
 

@@ -43,7 +43,7 @@ pub async fn get_schedule(id: String) -> Result<ScheduleView, AppError> {
         async {
             use crate::accounts::caller::Right;
             let (db, caller, device) = ssr::device_in_scope(&id, Right::Read).await?;
-            let record = super::store::load(&db, &ssr::id(&device)?).await?;
+            let record = super::store::load_cached(&db, &ssr::id(&device)?).await?;
             ssr::view(
                 &device,
                 record,

@@ -1,6 +1,8 @@
 //! Commands in SurrealDB. Every state change is a guarded UPDATE (`WHERE state = …`), so
 //! two nodes, or an ack racing the expiry sweep, cannot both move one command. Server-only.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use surrealdb::types::{Datetime, RecordId, SurrealValue};
 
@@ -97,7 +99,7 @@ pub async fn enqueue(db: &Db, new: NewCommand<'_>, actor: &str) -> Result<Comman
         created_by: new.created_by,
         expires_at: new.expires_at,
     };
-    let mut response = db
+    let response = db
         .query(format!(
             "LET $made = CREATE ONLY type::record('command', sequence::nextval('command_id'))
                  CONTENT $row RETURN {FIELDS};
@@ -113,8 +115,9 @@ pub async fn enqueue(db: &Db, new: NewCommand<'_>, actor: &str) -> Result<Comman
         .bind(("actor", actor.to_string()))
         .bind(("what", new.command.to_string()))
         .await
-        .and_then(|r| r.check())
-        .map_err(internal("queueing a command"))?;
+        .and_then(|r| r.check());
+    written(db, Some(vec![new.device.as_str().to_string()]));
+    let mut response = response.map_err(internal("queueing a command"))?;
     response
         .take::<Option<CommandRecord>>(2)
         .map_err(internal("queueing a command"))?
@@ -154,6 +157,48 @@ pub async fn recent(db: &Db, device: &DeviceId, limit: usize) -> Result<Vec<Comm
     .map_err(internal("loading a device's commands"))
 }
 
+/// As [`recent`], from memory when none of the device's commands changed since they were
+/// last read: the device page lists them on every view.
+pub async fn recent_cached(
+    db: &Db,
+    device: &DeviceId,
+    limit: usize,
+) -> Result<Arc<Vec<CommandRecord>>> {
+    let cache = cache(db);
+    let key = device.as_str().to_string();
+    if let Some((cached_limit, rows)) = cache.get(&key) {
+        if cached_limit == limit {
+            return Ok(rows);
+        }
+    }
+    let began = cache.begin();
+    let rows = Arc::new(recent(db, device, limit).await?);
+    cache.put(key, (limit, rows.clone()), began);
+    Ok(rows)
+}
+
+/// Each device's newest commands, with how many were asked for.
+type Cache = crate::db::read_cache::ReadCache<String, (usize, Arc<Vec<CommandRecord>>)>;
+
+fn cache(db: &Db) -> Arc<Cache> {
+    db.cache(|db| Cache::new((!db.held_alone()).then_some(crate::devices::snapshot::TTL)))
+}
+
+/// After a write to the commands of `devices` (`None`: of devices not known here, after a
+/// write that failed) and perhaps their events, whether or not it went through.
+fn written(db: &Db, devices: Option<Vec<String>>) {
+    match devices {
+        Some(devices) => {
+            cache(db).changed(devices.iter().cloned());
+            crate::history::store::written(db, devices);
+        }
+        None => {
+            cache(db).changed_all();
+            crate::history::store::written_unknown(db);
+        }
+    }
+}
+
 /// Marks queued commands delivered (those still queued; a repeat delivery changes nothing)
 /// with a `command_delivered` event each. Two posts of one device close together (a
 /// Particle retry) both hand out its queued commands and race to mark them: the loser's
@@ -175,8 +220,9 @@ async fn mark_delivered(
     ids: Vec<RecordId>,
     now: DateTime<Utc>,
 ) -> std::result::Result<(), surrealdb::Error> {
-    db.query(
-        "LET $done = UPDATE command SET state = 'delivered', delivered_at = $now \
+    let done = db
+        .query(
+            "LET $done = UPDATE command SET state = 'delivered', delivered_at = $now \
              WHERE id IN $ids AND state = 'queued' RETURN AFTER;
          FOR $c IN $done {
              CREATE event CONTENT {
@@ -185,13 +231,16 @@ async fn mark_delivered(
                  message: string::concat('command ', <string> record::id($c.id), ' (', $c.kind,
                      ') delivered in an ingest answer')
              } RETURN NONE;
-         };",
-    )
-    .bind(("ids", ids))
-    .bind(("now", Datetime::from(now)))
-    .await
-    .and_then(|r| r.check())?;
-    Ok(())
+         };
+         RETURN $done.device;",
+        )
+        .bind(("ids", ids))
+        .bind(("now", Datetime::from(now)))
+        .await
+        .and_then(|r| r.check())
+        .and_then(|mut r| r.take::<Vec<String>>(2));
+    written(db, done.as_ref().ok().cloned());
+    done.map(|_| ())
 }
 
 /// Moves one command from `from` to `to` (with `note` and `finished_at` when `to` is
@@ -205,11 +254,11 @@ pub async fn advance(
     now: DateTime<Utc>,
     event: Option<EventRecord>,
 ) -> Result<bool> {
-    let mut response = db
+    let response = db
         .query(
             "LET $done = UPDATE $id SET state = $to, note = $note ?? note,
                  finished_at = IF $final { $now } ELSE { finished_at }
-                 WHERE state = $from RETURN VALUE record::id(id);
+                 WHERE state = $from RETURN VALUE device;
              IF array::len($done) > 0 AND $event != NONE { CREATE event CONTENT $event RETURN NONE };
              RETURN $done;",
         )
@@ -222,26 +271,30 @@ pub async fn advance(
         .bind(("event", event))
         .await
         .and_then(|r| r.check())
-        .map_err(internal("updating a command"))?;
-    let done: Vec<i64> = response.take(2).map_err(internal("updating a command"))?;
+        .and_then(|mut r| r.take::<Vec<String>>(2));
+    written(db, response.as_ref().ok().cloned());
+    let done = response.map_err(internal("updating a command"))?;
     Ok(!done.is_empty())
 }
 
 /// Notes how a delivery attempt went without changing the state.
 pub async fn note(db: &Db, id: u64, note: String) -> Result<()> {
-    db.query("UPDATE $id SET note = $note RETURN NONE")
+    let done = db
+        .query("UPDATE $id SET note = $note RETURN VALUE device")
         .bind(("id", record(id)))
         .bind(("note", note))
         .await
         .and_then(|r| r.check())
-        .map_err(internal("noting on a command"))?;
+        .and_then(|mut r| r.take::<Vec<String>>(0));
+    written(db, done.as_ref().ok().cloned());
+    done.map_err(internal("noting on a command"))?;
     Ok(())
 }
 
 /// Expires the open commands whose time to live passed, with a `command_expired` event
 /// each; returns them.
 pub async fn expire(db: &Db, now: DateTime<Utc>) -> Result<Vec<CommandRecord>> {
-    let mut response = db
+    let response = db
         .query(format!(
             "LET $gone = UPDATE command SET state = 'expired', finished_at = $now \
                  WHERE state IN ['queued', 'delivered'] AND expires_at <= $now RETURN AFTER;
@@ -258,10 +311,13 @@ pub async fn expire(db: &Db, now: DateTime<Utc>) -> Result<Vec<CommandRecord>> {
         .bind(("now", Datetime::from(now)))
         .await
         .and_then(|r| r.check())
-        .map_err(internal("expiring commands"))?;
-    response
-        .take::<Vec<CommandRecord>>(2)
-        .map_err(internal("expiring commands"))
+        .and_then(|mut r| r.take::<Vec<CommandRecord>>(2));
+    let devices = response
+        .as_ref()
+        .ok()
+        .map(|gone| gone.iter().map(|c| c.device.clone()).collect());
+    written(db, devices);
+    response.map_err(internal("expiring commands"))
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub async fn device_commands(id: String) -> Result<CommandList, AppError> {
             let (db, caller, device) =
                 crate::devices::manage::ssr::in_scope(&id, Right::Read).await?;
             let device_id = crate::devices::model::DeviceId::parse(&device.id)?;
-            let rows = super::command_store::recent(&db, &device_id, LIST_LENGTH).await?;
+            let rows = super::command_store::recent_cached(&db, &device_id, LIST_LENGTH).await?;
             let tz = ssr::zone(&device.timezone);
             Ok(CommandList {
                 commands: rows

@@ -77,6 +77,34 @@ pub async fn load(db: &Db, device: &DeviceId) -> Result<Option<ScheduleRecord>> 
         .map_err(internal("loading a schedule"))
 }
 
+/// As [`load`], from memory when nothing changed the row since it was last read: the
+/// device page shows the schedule on every view. Not for writes, which guard on the
+/// version they read (see [`save`]).
+pub async fn load_cached(db: &Db, device: &DeviceId) -> Result<Option<ScheduleRecord>> {
+    let cache = cache(db);
+    let key = device.as_str().to_string();
+    if let Some(record) = cache.get(&key) {
+        return Ok(record);
+    }
+    let began = cache.begin();
+    let record = load(db, device).await?;
+    cache.put(key, record.clone(), began);
+    Ok(record)
+}
+
+type Cache = crate::db::read_cache::ReadCache<String, Option<ScheduleRecord>>;
+
+fn cache(db: &Db) -> std::sync::Arc<Cache> {
+    db.cache(|db| Cache::new((!db.held_alone()).then_some(crate::devices::snapshot::TTL)))
+}
+
+/// After a write to the schedule of each of `devices` (and perhaps an event of it), whether
+/// or not it went through.
+fn written(db: &Db, devices: Vec<String>) {
+    cache(db).changed(devices.iter().cloned());
+    crate::history::store::written(db, devices);
+}
+
 /// Every stored schedule's versions: (device, desired, reported, reported at, fetched at).
 pub async fn versions(db: &Db) -> Result<Vec<Versions>> {
     db.query(
@@ -130,13 +158,15 @@ impl Versions {
 /// Records that the device fetched `version` at `at` (a row saved meanwhile is left alone:
 /// the device will fetch that one too).
 pub async fn fetched(db: &Db, device: &DeviceId, version: u64, at: DateTime<Utc>) -> Result<()> {
-    db.query("UPDATE $id SET fetched_at = $at WHERE version = $version RETURN NONE")
+    let done = db
+        .query("UPDATE $id SET fetched_at = $at WHERE version = $version RETURN NONE")
         .bind(("id", schedule_record(device)))
         .bind(("version", version as i64))
         .bind(("at", at))
         .await
-        .and_then(|r| r.check())
-        .map_err(internal("recording a schedule fetch"))?;
+        .and_then(|r| r.check());
+    written(db, vec![device.as_str().to_string()]);
+    done.map_err(internal("recording a schedule fetch"))?;
     Ok(())
 }
 
@@ -190,6 +220,7 @@ pub async fn save(
         .bind(("event", event(next)))
         .await
         .and_then(|r| r.check());
+    self::written(db, vec![device.as_str().to_string()]);
     match written {
         Ok(_) => Ok(next),
         Err(e) => match load(db, device).await? {
@@ -222,20 +253,22 @@ pub async fn set_reported(
     at: DateTime<Utc>,
     event: Option<EventRecord>,
 ) -> Result<()> {
-    db.query(
-        "UPSERT $id SET device = $device, version = version ?? 0, windows = windows ?? [], \
-         reported = $reported, reported_hash = $hash, reported_at = $at RETURN NONE; \
-         IF $event != NONE { CREATE event CONTENT $event RETURN NONE };",
-    )
-    .bind(("id", schedule_record(device)))
-    .bind(("device", device.as_str().to_string()))
-    .bind(("reported", reported as i64))
-    .bind(("hash", reported_hash))
-    .bind(("at", at))
-    .bind(("event", event))
-    .await
-    .and_then(|r| r.check())
-    .map_err(internal("recording a reported schedule version"))?;
+    let done = db
+        .query(
+            "UPSERT $id SET device = $device, version = version ?? 0, windows = windows ?? [], \
+             reported = $reported, reported_hash = $hash, reported_at = $at RETURN NONE; \
+             IF $event != NONE { CREATE event CONTENT $event RETURN NONE };",
+        )
+        .bind(("id", schedule_record(device)))
+        .bind(("device", device.as_str().to_string()))
+        .bind(("reported", reported as i64))
+        .bind(("hash", reported_hash))
+        .bind(("at", at))
+        .bind(("event", event))
+        .await
+        .and_then(|r| r.check());
+    written(db, vec![device.as_str().to_string()]);
+    done.map_err(internal("recording a reported schedule version"))?;
     Ok(())
 }
 
@@ -273,11 +306,14 @@ pub async fn insert_first(
             reported_at: now,
         })
         .collect::<Vec<_>>();
-    db.query("INSERT IGNORE INTO schedule $rows RETURN NONE")
+    let devices = rows.iter().map(|r| r.device.clone()).collect();
+    let done = db
+        .query("INSERT IGNORE INTO schedule $rows RETURN NONE")
         .bind(("rows", rows))
         .await
-        .and_then(|r| r.check())
-        .map_err(internal("storing first schedules"))?;
+        .and_then(|r| r.check());
+    written(db, devices);
+    done.map_err(internal("storing first schedules"))?;
     Ok(())
 }
 

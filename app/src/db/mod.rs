@@ -2,6 +2,7 @@
 //! functions use. Server-only.
 
 mod migrations;
+pub mod read_cache;
 
 use std::borrow::Cow;
 use std::future::{Future, IntoFuture};
@@ -23,11 +24,11 @@ pub use migrations::{migrate, MigrateError, SCHEMA_VERSION};
 /// SurrealKV datastore sunfleet opened itself (see [`open_surrealkv`]), or any other
 /// endpoint through the SDK (`mem://`, a remote server). Both speak the same `query`.
 #[derive(Clone)]
-pub struct Db(Conn);
+pub struct Db(Conn, Arc<read_cache::Caches>);
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self.0 {
+        f.write_str(match &self.0 {
             Conn::Embedded(..) => "Db(embedded SurrealKV)",
             Conn::Any(_) => "Db(SDK connection)",
         })
@@ -69,6 +70,12 @@ impl Db {
     /// server may have other sunfleet nodes writing.
     pub fn held_alone(&self) -> bool {
         matches!(self.0, Conn::Embedded(..))
+    }
+
+    /// This handle's read cache of type `C` (see [`read_cache`]), made by `make` on first
+    /// use.
+    pub fn cache<C: std::any::Any + Send + Sync>(&self, make: impl FnOnce(&Db) -> C) -> Arc<C> {
+        self.1.get(|| make(self))
     }
 
     /// Starts a query, as `Surreal::query`.
@@ -297,7 +304,10 @@ pub async fn connect(config: &DbConfig) -> Result<Db, ConnectError> {
             .use_db(DATABASE)
             .await
             .map_err(|e| open(e.to_string()))?;
-        return Ok(Db(Conn::Embedded(Arc::new(db), datastore)));
+        return Ok(Db(
+            Conn::Embedded(Arc::new(db), datastore),
+            Default::default(),
+        ));
     }
     // A remote server that accepts TCP but never answers would otherwise hang start-up.
     let db = tokio::time::timeout(Duration::from_secs(10), any::connect(url.as_str()))
@@ -323,7 +333,7 @@ pub async fn connect(config: &DbConfig) -> Result<Db, ConnectError> {
         .use_db(DATABASE)
         .await
         .map_err(|e| open(e.to_string()))?;
-    Ok(Db(Conn::Any(Arc::new(db))))
+    Ok(Db(Conn::Any(Arc::new(db)), Default::default()))
 }
 
 /// A fresh in-memory database for unit tests, with the schema when `migrated`.

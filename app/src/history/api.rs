@@ -26,9 +26,11 @@ pub async fn history(
                 Some(_) => return Err(AppError::validation("limit is 1 to 50")),
             };
             let db = crate::db::db()?;
-            let query = ssr::resolve(&db, &caller, &filter, chrono::Utc::now()).await?;
+            let now = chrono::Utc::now();
+            let query = ssr::resolve(&db, &caller, &filter, now).await?;
+            let before = filter.before.as_ref();
             let mut rows =
-                super::store::page(&db, &query, filter.before.as_ref(), limit + 1).await?;
+                super::store::first_page_cached(&db, &query, before, limit + 1, now).await?;
             let next = (rows.len() > limit).then(|| rows[limit - 1].cursor().encode());
             rows.truncate(limit);
             Ok(HistoryPage {

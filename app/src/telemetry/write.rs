@@ -376,7 +376,9 @@ impl Pipeline {
         for (device, state) in &mut changed {
             dirty.push(take_rows(device, state, &mut chunk));
         }
-        self.db
+        let event_devices = crate::history::store::devices_of(&events);
+        let done = self
+            .db
             .query("BEGIN TRANSACTION")
             .query("INSERT IGNORE INTO telemetry $readings RETURN NONE")
             .query("INSERT INTO event $events RETURN NONE")
@@ -392,8 +394,9 @@ impl Pipeline {
             .bind(("over_statuses", chunk.over_statuses.clone()))
             .bind(("journal", Vec::<RecordId>::new()))
             .await
-            .and_then(|r| r.check())
-            .map_err(internal("commit telemetry batch"))?;
+            .and_then(|r| r.check());
+        crate::history::store::written(&self.db, event_devices);
+        done.map_err(internal("commit telemetry batch"))?;
         tracing::debug!(
             deliveries = deliveries.len(),
             ms = started.elapsed().as_millis() as u64,
@@ -929,7 +932,9 @@ impl Commit {
         };
         let started = std::time::Instant::now();
         let n = keys.len();
-        db.query("BEGIN TRANSACTION")
+        let event_devices = crate::history::store::devices_of(&events);
+        let done = db
+            .query("BEGIN TRANSACTION")
             .query("INSERT IGNORE INTO telemetry $readings RETURN NONE")
             .query("CREATE $journal SET keys = $keys, at = $now RETURN NONE")
             .query("INSERT INTO event $events RETURN NONE")
@@ -940,8 +945,9 @@ impl Commit {
             .bind(("now", surrealdb::types::Datetime::from(self.now)))
             .bind(("events", events))
             .await
-            .and_then(|r| r.check())
-            .map_err(internal("commit telemetry batch"))?;
+            .and_then(|r| r.check());
+        crate::history::store::written(db, event_devices);
+        done.map_err(internal("commit telemetry batch"))?;
         tracing::debug!(
             readings = n,
             ms = started.elapsed().as_millis() as u64,
@@ -1210,15 +1216,18 @@ pub async fn sweep_offline(
     }
     if !silent.is_empty() {
         let ids: Vec<RecordId> = silent.iter().map(status_record).collect();
-        db.query("BEGIN TRANSACTION")
+        let event_devices = crate::history::store::devices_of(&events);
+        let done = db
+            .query("BEGIN TRANSACTION")
             .query("UPDATE $ids SET online = false RETURN NONE")
             .query("INSERT INTO event $events RETURN NONE")
             .query("COMMIT TRANSACTION")
             .bind(("ids", ids))
             .bind(("events", events))
             .await
-            .and_then(|r| r.check())
-            .map_err(internal("mark devices offline"))?;
+            .and_then(|r| r.check());
+        crate::history::store::written(db, event_devices);
+        done.map_err(internal("mark devices offline"))?;
     }
     Ok(silent)
 }
