@@ -59,14 +59,13 @@ pub fn CommandCard(data: CommandData) -> impl IntoView {
         <section class="card command-card" aria-labelledby="commands-h">
             <h2 id="commands-h">"Commands"</h2>
             <Transition fallback=|| view! { <Loading what="commands" /> }>
-                {move || {
-                    list.try_get()
-                        .flatten()
-                        .map(|result| match result {
-                            Ok(list) => view! { <Commands list send /> }.into_any(),
-                            Err(error) => view! { <ErrorBox error /> }.into_any(),
-                        })
-                }}
+                // Built once per server render: see the Device page.
+                {move || Suspend::new(async move {
+                    match list.await {
+                        Ok(list) => view! { <Commands list send /> }.into_any(),
+                        Err(error) => view! { <ErrorBox error /> }.into_any(),
+                    }
+                })}
             </Transition>
         </section>
     }

@@ -47,15 +47,13 @@ pub fn ScheduleCard(data: ScheduleData) -> impl IntoView {
         <section class="card schedule-card" aria-labelledby="schedule-h">
             <h2 id="schedule-h">"Run schedule"</h2>
             <Transition fallback=|| view! { <Loading what="the schedule" /> }>
-                {move || {
-                    schedule
-                        .try_get()
-                        .flatten()
-                        .map(|result| match result {
-                            Ok(view) => view! { <Editor view save /> }.into_any(),
-                            Err(error) => view! { <ErrorBox error /> }.into_any(),
-                        })
-                }}
+                // Built once per server render: see the Device page.
+                {move || Suspend::new(async move {
+                    match schedule.await {
+                        Ok(view) => view! { <Editor view save /> }.into_any(),
+                        Err(error) => view! { <ErrorBox error /> }.into_any(),
+                    }
+                })}
             </Transition>
         </section>
     }

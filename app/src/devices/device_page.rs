@@ -45,18 +45,18 @@ pub fn DevicePage() -> impl IntoView {
     });
     view! {
         <Suspense fallback=|| view! { <Loading what="device" /> }>
-            {move || {
-                device
-                    .try_get()
-                    .flatten()
-                    .map(|result| match result {
-                        Ok(device) => view! { <DeviceView device actions cards /> }.into_any(),
-                        Err(AppError::NotFound { .. }) => {
-                            view! { <NotFound what="device" /> }.into_any()
-                        }
-                        Err(error) => view! { <ErrorBox error /> }.into_any(),
-                    })
-            }}
+            // `Suspend`: the server builds the view once, when the data is there. A closure
+            // reading the resource is called again by each pass the boundary makes over it
+            // (two to find what it waits for, one to render): three builds of every card.
+            {move || Suspend::new(async move {
+                match device.await {
+                    Ok(device) => view! { <DeviceView device actions cards /> }.into_any(),
+                    Err(AppError::NotFound { .. }) => {
+                        view! { <NotFound what="device" /> }.into_any()
+                    }
+                    Err(error) => view! { <ErrorBox error /> }.into_any(),
+                }
+            })}
         </Suspense>
     }
 }

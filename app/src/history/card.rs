@@ -30,12 +30,15 @@ pub fn RecentEvents(#[prop(into)] id: String, events: RecentData) -> impl IntoVi
         <section class="card wide" aria-labelledby="events-h">
             <h2 id="events-h">"Recent events"</h2>
             <Transition fallback=|| view! { <Loading what="events" /> }>
-                {move || events.try_get().flatten().map(|r| match r {
-                    Err(error) => view! { <ErrorBox error /> }.into_any(),
-                    Ok(p) if p.entries.is_empty() => view! {
-                        <p class="empty">"Nothing has happened to this device in the last year."</p>
-                    }.into_any(),
-                    Ok(p) => view! { <EventTable entries=p.entries show_device=false /> }.into_any(),
+                // Built once per server render: see the Device page.
+                {move || Suspend::new(async move {
+                    match events.await {
+                        Err(error) => view! { <ErrorBox error /> }.into_any(),
+                        Ok(p) if p.entries.is_empty() => view! {
+                            <p class="empty">"Nothing has happened to this device in the last year."</p>
+                        }.into_any(),
+                        Ok(p) => view! { <EventTable entries=p.entries show_device=false /> }.into_any(),
+                    }
                 })}
             </Transition>
             <p><a href=full>"Full history of this device →"</a></p>
