@@ -100,15 +100,13 @@ pub fn FleetPage() -> impl IntoView {
                 {move || if pending.try_get().unwrap_or(false) { "Updating…" } else { "" }}
             </p>
             <Transition fallback=|| view! { <Loading what="devices" /> } set_pending>
-                {move || {
-                    fleet
-                        .try_get()
-                        .flatten()
-                        .map(|result| match result {
-                            Ok(list) => view! { <FleetResult list /> }.into_any(),
-                            Err(error) => view! { <ErrorBox error /> }.into_any(),
-                        })
-                }}
+                // Built once per server render: see the Device page.
+                {move || Suspend::new(async move {
+                    match fleet.await {
+                        Ok(list) => view! { <FleetResult list /> }.into_any(),
+                        Err(error) => view! { <ErrorBox error /> }.into_any(),
+                    }
+                })}
             </Transition>
         </section>
     }
