@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use super::command::{CommandView, DEFAULT_TTL_S, TTL_CHOICES};
 use super::commands_api::{device_commands, CommandList, SendCommand};
-use crate::ui::{ActionError, ErrorBox, Loading};
+use crate::ui::{awaiting, ActionError, ErrorBox, Loading};
 
 /// How often an open command's state is looked at again.
 const REFRESH_MS: u64 = 3_000;
@@ -59,12 +59,9 @@ pub fn CommandCard(data: CommandData) -> impl IntoView {
         <section class="card command-card" aria-labelledby="commands-h">
             <h2 id="commands-h">"Commands"</h2>
             <Transition fallback=|| view! { <Loading what="commands" /> }>
-                // Built once per server render: see the Device page.
-                {move || Suspend::new(async move {
-                    match list.await {
-                        Ok(list) => view! { <Commands list send /> }.into_any(),
-                        Err(error) => view! { <ErrorBox error /> }.into_any(),
-                    }
+                {awaiting(list, move |result| match result {
+                    Ok(list) => view! { <Commands list send /> }.into_any(),
+                    Err(error) => view! { <ErrorBox error /> }.into_any(),
                 })}
             </Transition>
         </section>

@@ -9,7 +9,7 @@ use super::api::{get_schedule, SaveSchedule, ScheduleView};
 use super::schedule::{
     templates, ActionSpec, LocalTime, Schedule, SyncState, WindowSpec, DAY_NAMES, MINUTES_PER_DAY,
 };
-use crate::ui::{ActionError, ErrorBox, Loading};
+use crate::ui::{awaiting, ActionError, ErrorBox, Loading};
 
 const DAY_LABELS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 /// Drawing and dragging snap to a quarter hour.
@@ -47,12 +47,9 @@ pub fn ScheduleCard(data: ScheduleData) -> impl IntoView {
         <section class="card schedule-card" aria-labelledby="schedule-h">
             <h2 id="schedule-h">"Run schedule"</h2>
             <Transition fallback=|| view! { <Loading what="the schedule" /> }>
-                // Built once per server render: see the Device page.
-                {move || Suspend::new(async move {
-                    match schedule.await {
-                        Ok(view) => view! { <Editor view save /> }.into_any(),
-                        Err(error) => view! { <ErrorBox error /> }.into_any(),
-                    }
+                {awaiting(schedule, move |result| match result {
+                    Ok(view) => view! { <Editor view save /> }.into_any(),
+                    Err(error) => view! { <ErrorBox error /> }.into_any(),
                 })}
             </Transition>
         </section>

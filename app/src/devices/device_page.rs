@@ -11,7 +11,7 @@ use crate::control::command_card::{CommandCard, CommandData};
 use crate::control::schedule_card::{ScheduleCard, ScheduleData};
 use crate::error::AppError;
 use crate::ui::format::{celsius, rpm, volts, watts};
-use crate::ui::{ErrorBox, Loading, NotFound, StatusBadge};
+use crate::ui::{awaiting, ErrorBox, Loading, NotFound, StatusBadge};
 
 #[component]
 pub fn DevicePage() -> impl IntoView {
@@ -45,17 +45,10 @@ pub fn DevicePage() -> impl IntoView {
     });
     view! {
         <Suspense fallback=|| view! { <Loading what="device" /> }>
-            // `Suspend`: the server builds the view once, when the data is there. A closure
-            // reading the resource is called again by each pass the boundary makes over it
-            // (two to find what it waits for, one to render): three builds of every card.
-            {move || Suspend::new(async move {
-                match device.await {
-                    Ok(device) => view! { <DeviceView device actions cards /> }.into_any(),
-                    Err(AppError::NotFound { .. }) => {
-                        view! { <NotFound what="device" /> }.into_any()
-                    }
-                    Err(error) => view! { <ErrorBox error /> }.into_any(),
-                }
+            {awaiting(device, move |device| match device {
+                Ok(device) => view! { <DeviceView device actions cards /> }.into_any(),
+                Err(AppError::NotFound { .. }) => view! { <NotFound what="device" /> }.into_any(),
+                Err(error) => view! { <ErrorBox error /> }.into_any(),
             })}
         </Suspense>
     }

@@ -13,7 +13,7 @@ use super::filter::{FleetFilter, SortKey, StatusFilter};
 use super::model::{fault_label, Connectivity, FleetFacets, FleetList, FleetRow};
 use crate::accounts::model::Persona;
 use crate::ui::format::watts;
-use crate::ui::{ErrorBox, Loading};
+use crate::ui::{awaiting, ErrorBox, Loading};
 
 #[component]
 pub fn FleetPage() -> impl IntoView {
@@ -100,12 +100,9 @@ pub fn FleetPage() -> impl IntoView {
                 {move || if pending.try_get().unwrap_or(false) { "Updating…" } else { "" }}
             </p>
             <Transition fallback=|| view! { <Loading what="devices" /> } set_pending>
-                // Built once per server render: see the Device page.
-                {move || Suspend::new(async move {
-                    match fleet.await {
-                        Ok(list) => view! { <FleetResult list /> }.into_any(),
-                        Err(error) => view! { <ErrorBox error /> }.into_any(),
-                    }
+                {awaiting(fleet, |result| match result {
+                    Ok(list) => view! { <FleetResult list /> }.into_any(),
+                    Err(error) => view! { <ErrorBox error /> }.into_any(),
                 })}
             </Transition>
         </section>

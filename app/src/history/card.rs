@@ -7,7 +7,7 @@ use super::api::history;
 use super::model::HistoryPage;
 use super::page::EventTable;
 use crate::ui::format::query_escape;
-use crate::ui::{ErrorBox, Loading};
+use crate::ui::{awaiting, ErrorBox, Loading};
 
 /// Events the card shows.
 const SHOWN: u32 = 10;
@@ -30,15 +30,12 @@ pub fn RecentEvents(#[prop(into)] id: String, events: RecentData) -> impl IntoVi
         <section class="card wide" aria-labelledby="events-h">
             <h2 id="events-h">"Recent events"</h2>
             <Transition fallback=|| view! { <Loading what="events" /> }>
-                // Built once per server render: see the Device page.
-                {move || Suspend::new(async move {
-                    match events.await {
-                        Err(error) => view! { <ErrorBox error /> }.into_any(),
-                        Ok(p) if p.entries.is_empty() => view! {
-                            <p class="empty">"Nothing has happened to this device in the last year."</p>
-                        }.into_any(),
-                        Ok(p) => view! { <EventTable entries=p.entries show_device=false /> }.into_any(),
-                    }
+                {awaiting(events, |result| match result {
+                    Err(error) => view! { <ErrorBox error /> }.into_any(),
+                    Ok(p) if p.entries.is_empty() => view! {
+                        <p class="empty">"Nothing has happened to this device in the last year."</p>
+                    }.into_any(),
+                    Ok(p) => view! { <EventTable entries=p.entries show_device=false /> }.into_any(),
                 })}
             </Transition>
             <p><a href=full>"Full history of this device →"</a></p>

@@ -1,7 +1,7 @@
 //! The page frame: header with the navigation of the signed-in persona, main content, footer.
 
 use leptos::prelude::*;
-use leptos_router::components::A;
+use leptos_router::hooks::use_location;
 
 use crate::accounts::model::{Me, Persona};
 use crate::accounts::{whoami, SignOut};
@@ -11,6 +11,11 @@ pub fn Layout(children: Children) -> impl IntoView {
     // Once per page load: a sign-in or sign-out reloads the page.
     let me = OnceResource::new(async { whoami().await.ok().flatten() });
     provide_context::<super::MeResource>(me);
+    // Read here, not by the links: the server may build the header after the request has
+    // ended (a boundary re-checks its children from an effect), when the router's context
+    // is gone and `<A>` panics ("called use_resolved_path outside a <Router>", seen once
+    // under load). The router follows plain links in the browser all the same.
+    let path = use_location().pathname;
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="topbar">
@@ -21,7 +26,7 @@ pub fn Layout(children: Children) -> impl IntoView {
             <Suspense>
                 {move || Suspend::new(async move {
                     let me = me.await;
-                    view! { <Nav me /> }
+                    view! { <Nav me path /> }
                 })}
             </Suspense>
         </header>
@@ -32,13 +37,13 @@ pub fn Layout(children: Children) -> impl IntoView {
 
 /// Links for what the persona may use, and who is signed in.
 #[component]
-fn Nav(me: Option<Me>) -> impl IntoView {
+fn Nav(me: Option<Me>, path: Memo<String>) -> impl IntoView {
     let Some(me) = me else {
         return view! {
             <nav aria-label="Main">
                 <ul>
                     <li>
-                        <A href="/login">"Sign in"</A>
+                        <NavLink href="/login" label="Sign in" path />
                     </li>
                 </ul>
             </nav>
@@ -54,9 +59,7 @@ fn Nav(me: Option<Me>) -> impl IntoView {
                     .map(|(href, label)| {
                         view! {
                             <li>
-                                <A href=href exact=true>
-                                    {label}
-                                </A>
+                                <NavLink href label path />
                             </li>
                         }
                     })
@@ -72,6 +75,17 @@ fn Nav(me: Option<Me>) -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// A link of the bar, marked as the current page where the path is its own.
+#[component]
+fn NavLink(href: &'static str, label: &'static str, path: Memo<String>) -> impl IntoView {
+    let current = move || path.with(|p| p.trim_end_matches('/') == href.trim_end_matches('/'));
+    view! {
+        <a href=href aria-current=move || current().then_some("page")>
+            {label}
+        </a>
+    }
 }
 
 fn nav_links(persona: Persona) -> Vec<(&'static str, &'static str)> {

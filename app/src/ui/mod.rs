@@ -5,4 +5,6 @@ mod layout;
 mod widgets;
 
 pub use layout::Layout;
-pub use widgets::{use_me, ActionError, ErrorBox, Loading, MeResource, NotFound, StatusBadge};
+pub use widgets::{
+    awaiting, use_me, ActionError, ErrorBox, Loading, MeResource, NotFound, StatusBadge,
+};
