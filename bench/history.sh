@@ -3,8 +3,8 @@
 # devices and EVENTS synthetic events over 90 days (default 10,000,000, written by
 # `sunfleet seed --events`), then the history server function, one request at a time:
 # the newest page for an admin (all events), a dealer (a subtree of orgs), one device, a
-# rare kind (critical faults), a severity filter over every category (read by dropping
-# the milder events), one kind of event within its category, and a page deep in the past
+# rare kind (critical faults), a severity filter over every category (read from the
+# severity's own lanes, schema step 12), one kind of event within its category, and a page deep in the past
 # (a cursor 60 days back);
 # p50/p99 with oha. Then the CSV export of one device's 90 days with hyperfine-like timing
 # (curl, 5 runs).

@@ -20,6 +20,7 @@ const STEPS: &[&str] = &[
     include_str!("schema_v9.surql"),
     include_str!("schema_v10.surql"),
     include_str!("schema_v11.surql"),
+    include_str!("schema_v12.surql"),
 ];
 
 pub const SCHEMA_VERSION: i64 = STEPS.len() as i64;
