@@ -21,9 +21,14 @@ test("an admin creates a customer and invites its user, who sets a password and 
   await expect(page.getByRole("status").filter({ hasText: "Created Sweetwater Ranch." })).toBeVisible();
   await expect(page.locator("tr[data-org=sweetwater-ranch]")).toContainText("Customer");
 
+  const nav = page.getByRole("navigation", { name: "Main" });
+  await expect(nav.getByRole("link", { name: "Organisations" })).toHaveAttribute("aria-current", "page");
   await page.getByRole("link", { name: "Users" }).click();
   await expect(page).toHaveURL("/users");
   await hydrated(page);
+  // The bar marks the page it is on, after a navigation in the browser too.
+  await expect(nav.getByRole("link", { name: "Users" })).toHaveAttribute("aria-current", "page");
+  await expect(nav.getByRole("link", { name: "Organisations" })).not.toHaveAttribute("aria-current", "page");
   await page.getByText("Invite a user").click();
   await page.locator("#user-email").fill("sam@sweetwater.example");
   await page.locator("#user-name").fill("Sam Sweetwater");
