@@ -9,7 +9,7 @@ use leptos_router::NavigateOptions;
 use super::api::{load_chart, ChartData, SaveChart};
 use super::model::{Agg, ChartConfig, ChartKind, Metric, Range, PRESETS};
 use crate::ui::format::query_escape;
-use crate::ui::{ActionError, ErrorBox, Loading};
+use crate::ui::{ActionError, AfterLoad, ErrorBox, Loading};
 
 /// A chart of `device` (or, when `None`, of the fleet the URL names) whose settings are the
 /// query string of the current page, `path`.
@@ -72,6 +72,7 @@ pub fn ChartPanel(#[prop(into)] path: String, device: Option<String>) -> impl In
             }}
             <details class="panel">
                 <summary>"Save this chart"</summary>
+                <AfterLoad>
                 <ActionForm action=save attr:class="form inline">
                     <input type="hidden" name="config" prop:value=move || config.get().to_query() />
                     <label for="chart-name">"Name"</label>
@@ -85,6 +86,7 @@ pub fn ChartPanel(#[prop(into)] path: String, device: Option<String>) -> impl In
                         .and_then(Result::ok)
                         .map(|_| view! { <p class="notice" role="status">"Saved. It is on your home page."</p> })
                 }}
+                </AfterLoad>
             </details>
         </section>
     }

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use super::copy::{CopySchedule, PreviewCopy};
 use crate::devices::filter::{FleetFilter, StatusFilter};
 use crate::devices::model::FleetFacets;
-use crate::ui::ActionError;
+use crate::ui::{ActionError, AfterLoad};
 
 #[component]
 pub fn CopyCard(id: String) -> impl IntoView {
@@ -29,7 +29,7 @@ pub fn CopyCard(id: String) -> impl IntoView {
     let ids = RwSignal::new(String::new());
     let filter = move || chosen.get_untracked().to_query();
     // A select's value as a filter choice ("" is any).
-    let pick = |set: fn(&mut FleetFilter, Option<String>)| {
+    let pick = move |set: fn(&mut FleetFilter, Option<String>)| {
         move |ev: leptos::ev::Event| {
             let value = Some(event_target_value(&ev)).filter(|v| !v.is_empty());
             chosen.update(|f| set(f, value));
@@ -71,10 +71,11 @@ pub fn CopyCard(id: String) -> impl IntoView {
     view! {
         <details class="copy-schedule" on:toggle=load_facets>
             <summary>"Copy this schedule to other devices"</summary>
+            <AfterLoad>
             <p class="hint">
                 "Each device gets these windows in its own local time, as a new version, at its next post."
             </p>
-            <form class="form inline" on:submit=on_preview aria-label="Devices to copy to">
+            <form class="form inline" on:submit=on_preview.clone() aria-label="Devices to copy to">
                 <label for="copy-org">"Organisation"</label>
                 <select id="copy-org" on:change=pick(|f, v| f.org = v)>
                     <option value="">"Any"</option>
@@ -116,7 +117,8 @@ pub fn CopyCard(id: String) -> impl IntoView {
                 </button>
             </form>
             <ActionError action=preview />
-            {move || preview.value().get().and_then(Result::ok).map(|p| {
+            {let on_copy = on_copy.clone();
+            move || preview.value().get().and_then(Result::ok).map(|p| {
                 let changes = p.changes;
                 let same = p.targets.len() - changes;
                 view! {
@@ -175,6 +177,7 @@ pub fn CopyCard(id: String) -> impl IntoView {
                     {format!("Copied to {}: each gets it at its next post.", devices(n))}
                 </p>
             })}
+            </AfterLoad>
         </details>
     }
 }

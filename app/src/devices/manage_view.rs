@@ -9,7 +9,7 @@ use super::manage::{
 use super::model::DeviceDetail;
 use super::register_page::COMMON_TIMEZONES;
 use crate::map::LocationPicker;
-use crate::ui::ActionError;
+use crate::ui::{ActionError, AfterLoad};
 
 /// The actions the page reloads the device after.
 #[derive(Clone, Copy)]
@@ -101,23 +101,27 @@ pub fn ManageCard(device: DeviceDetail, actions: Actions) -> impl IntoView {
         ..
     } = actions;
     let confirm_label = format!("Type {id} to confirm");
-    let (id1, id2, id3, id4) = (id.clone(), id.clone(), id.clone(), id);
+    // The panels' bodies are built in the browser, as often as they are shown, from these.
+    let id = StoredValue::new(id);
+    let confirm_label = StoredValue::new(confirm_label);
+    let (edit, has_token) = (StoredValue::new(device.clone()), device.has_token);
     let decommissioned = move || decommission.value().get().is_some_and(|r| r.is_ok());
     view! {
         <section class="card wide" aria-labelledby="manage-h">
             <h2 id="manage-h">"Manage"</h2>
             <details class="panel">
                 <summary>"Edit details"</summary>
+                <AfterLoad>
                 <ActionForm action=update attr:class="form stacked">
-                    <input type="hidden" name="id" value=id1 />
+                    <input type="hidden" name="id" value=id.get_value() />
                     <label for="ed-name">"Name"</label>
-                    <input id="ed-name" name="name" required maxlength="100" value=device.name.clone() />
+                    <input id="ed-name" name="name" required maxlength="100" value=edit.with_value(|d| d.name.clone()) />
                     <label for="ed-model">"Model"</label>
-                    <input id="ed-model" name="model" required maxlength="64" value=device.model.clone() />
+                    <input id="ed-model" name="model" required maxlength="64" value=edit.with_value(|d| d.model.clone()) />
                     <label for="ed-fw">"Firmware"</label>
-                    <input id="ed-fw" name="firmware" maxlength="64" value=device.firmware.clone() />
+                    <input id="ed-fw" name="firmware" maxlength="64" value=edit.with_value(|d| d.firmware.clone()) />
                     <label for="ed-tz">"Timezone"</label>
-                    <input id="ed-tz" name="timezone" required list="ed-timezones" value=device.timezone.clone() />
+                    <input id="ed-tz" name="timezone" required list="ed-timezones" value=edit.with_value(|d| d.timezone.clone()) />
                     <datalist id="ed-timezones">
                         {COMMON_TIMEZONES.map(|tz| view! { <option value=tz></option> }).collect_view()}
                     </datalist>
@@ -129,7 +133,7 @@ pub fn ManageCard(device: DeviceDetail, actions: Actions) -> impl IntoView {
                         min="1"
                         max="10080"
                         required
-                        value=device.offline_timeout_min.to_string()
+                        value=edit.with_value(|d| d.offline_timeout_min.to_string())
                     />
                     <button type="submit">"Save changes"</button>
                 </ActionForm>
@@ -137,36 +141,41 @@ pub fn ManageCard(device: DeviceDetail, actions: Actions) -> impl IntoView {
                 {move || {
                     update.value().get().and_then(Result::ok).map(|_| view! { <p class="notice" role="status">"Saved."</p> })
                 }}
+                </AfterLoad>
             </details>
             <details class="panel">
                 <summary>"Transfer to another organisation"</summary>
+                <AfterLoad>
                 <ActionForm action=transfer attr:class="form inline">
-                    <input type="hidden" name="id" value=id2 />
+                    <input type="hidden" name="id" value=id.get_value() />
                     <label for="tr-owner">"New owner"</label>
                     <select id="tr-owner" name="owner">
-                        {device
-                            .transfer_to
-                            .iter()
-                            .map(|(org, name)| {
-                                view! { <option value=org.clone() selected=*org == device.owner_id>{name.clone()}</option> }
-                            })
-                            .collect_view()}
+                        {edit.with_value(|d| {
+                            d.transfer_to
+                                .iter()
+                                .map(|(org, name)| {
+                                    view! { <option value=org.clone() selected=*org == d.owner_id>{name.clone()}</option> }
+                                })
+                                .collect_view()
+                        })}
                     </select>
                     <button type="submit">"Transfer"</button>
                 </ActionForm>
                 <ActionError action=transfer />
+                </AfterLoad>
             </details>
             <details class="panel">
                 <summary>"Ingest token"</summary>
+                <AfterLoad>
                 <p>
-                    {if device.has_token {
+                    {if has_token {
                         "A token has been issued. A new one replaces it: the old one stops working within 10 seconds."
                     } else {
                         "No token yet. Devices posting directly (not through Particle) need one."
                     }}
                 </p>
                 <ActionForm action=token attr:class="form inline">
-                    <input type="hidden" name="id" value=id3 />
+                    <input type="hidden" name="id" value=id.get_value() />
                     <button type="submit">"Issue a new token"</button>
                 </ActionForm>
                 <ActionError action=token />
@@ -184,20 +193,23 @@ pub fn ManageCard(device: DeviceDetail, actions: Actions) -> impl IntoView {
                             }
                         })
                 }}
+                </AfterLoad>
             </details>
             <details class="panel danger">
                 <summary>"Decommission"</summary>
+                <AfterLoad>
                 <p>
                     "The device leaves the live fleet, the map and exports, and its token stops working. Its readings and history are kept. This cannot be undone; its id cannot be registered again."
                 </p>
                 <ActionForm action=decommission attr:class="form inline">
-                    <input type="hidden" name="id" value=id4 />
-                    <label for="dc-confirm">{confirm_label}</label>
+                    <input type="hidden" name="id" value=id.get_value() />
+                    <label for="dc-confirm">{confirm_label.get_value()}</label>
                     <input id="dc-confirm" name="confirm" required autocomplete="off" />
                     <button type="submit" class="danger">"Decommission"</button>
                 </ActionForm>
                 <ActionError action=decommission />
                 {move || decommissioned().then(|| view! { <p class="notice" role="status">"Decommissioned."</p> })}
+                </AfterLoad>
             </details>
         </section>
     }

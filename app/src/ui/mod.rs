@@ -6,5 +6,5 @@ mod widgets;
 
 pub use layout::Layout;
 pub use widgets::{
-    awaiting, use_me, ActionError, ErrorBox, Loading, MeResource, NotFound, StatusBadge,
+    awaiting, use_me, ActionError, AfterLoad, ErrorBox, Loading, MeResource, NotFound, StatusBadge,
 };

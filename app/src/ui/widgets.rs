@@ -123,3 +123,16 @@ where
         }
     }
 }
+
+/// What the server leaves out of a page: the body of a closed `<details>` panel, seen only
+/// after a click and useful only with the app loaded. The server and the hydrating browser
+/// both render nothing here, so they agree; the browser builds `children` right after
+/// hydration (effects never run on the server). The Device page's closed panels (edit,
+/// transfer, token, decommission, copy schedule, save chart) were a quarter of its markup,
+/// each element costing server time on every request.
+#[component]
+pub fn AfterLoad(children: ChildrenFn) -> impl IntoView {
+    let loaded = RwSignal::new(false);
+    Effect::new(move |_| loaded.set(true));
+    move || loaded.get().then(|| children())
+}
