@@ -271,8 +271,7 @@ async fn every_persona_sees_the_history_of_its_scope_only() {
         ("customer", &customer, &all[1..2]),
     ] {
         let expected: HashSet<String> = sees.iter().map(|s| s.to_string()).collect();
-        // A severity filter of the dealer's 3 orgs (half the fleet) reads the fleet's
-        // severity lane filtered by org: the same scope.
+        // A severity filter reads each org's severity lanes (schema step 12): the same scope.
         for query in ["kind=connectivity", "severity=warning"] {
             let (status, page) = history_as(&app, caller, query, None).await;
             assert_eq!(status, 200, "{who}: {page}");

@@ -448,14 +448,6 @@ impl Snapshot {
             .filter(move |d| keys.as_ref().is_none_or(|k| k.contains(&d.owner_key)))
     }
 
-    /// The share of the live fleet's devices that `orgs` own (0 for an empty fleet).
-    pub fn share(&self, orgs: &[RecordId]) -> f64 {
-        match self.rows.len() {
-            0 => 0.0,
-            all => self.scoped(Some(orgs)).count() as f64 / all as f64,
-        }
-    }
-
     /// The devices of `scope` that pass `filter`, in its order.
     fn matching<'a>(
         &'a self,

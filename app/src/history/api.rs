@@ -97,48 +97,21 @@ pub mod ssr {
             (Lane::Device(_), None) => caller.scope.orgs(),
             _ => None,
         };
-        let severities: Vec<String> = filter
-            .severity
-            .unwrap_or(Severity::Info)
-            .and_worse()
-            .into_iter()
-            .map(String::from)
-            .collect();
-        // Some severities of a scope of several orgs: each org's severity lane is sparse, so
-        // each is read in several growing windows, one query each (a dealer's 5 orgs × 2
-        // severities made ~40 queries a page, 2.8× a plain page in bench/history.sh). The
-        // fleet's severity lanes filtered by org hold the same events in the same order and
-        // cost a few queries, reading 1 / share rows per row kept.
-        let (lane, orgs) = match lane {
-            Lane::Orgs(scope)
-                if filter.category.is_none()
-                    && filter.kind.is_none()
-                    && severities.len() < Severity::ALL.len()
-                    && fleet_lane_is_cheaper(
-                        scope.len(),
-                        crate::devices::snapshot::snapshot(db).await?.share(&scope),
-                    ) =>
-            {
-                (Lane::All, Some(scope))
-            }
-            lane => (lane, orgs),
-        };
         Ok(EventQuery {
             lane,
             category: filter.category,
             kind: filter.kind.clone(),
-            severities,
+            severities: filter
+                .severity
+                .unwrap_or(Severity::Info)
+                .and_worse()
+                .into_iter()
+                .map(String::from)
+                .collect(),
             orgs,
             from,
             to,
         })
-    }
-
-    /// Whether `orgs` lanes holding `share` of the fleet read more than the fleet's lane
-    /// filtered by org: for more than one org holding at least a fifth of the fleet (a page
-    /// then reads at most ~5 rows per row it keeps, against a query per org and window).
-    pub fn fleet_lane_is_cheaper(orgs: usize, share: f64) -> bool {
-        orgs > 1 && share >= 0.2
     }
 
     /// Rows as the page shows them: with the device's name and the time in its zone.
