@@ -635,3 +635,33 @@ async fn a_file_with_wrong_columns_is_refused_whole() {
     let (_, fleet) = app.fleet("").await;
     assert_eq!(fleet["total"], 4);
 }
+
+/// The Device page sends its closed panels as summaries: their forms are built in the
+/// browser after hydration (`ui::AfterLoad`), so no request renders them (the copy panel too,
+/// shown once a schedule is saved; the schedule browser test opens it). The visible cards,
+/// the schedule editor's form among them, are still rendered by the server.
+#[tokio::test]
+async fn the_device_page_sends_closed_panels_as_their_summaries_only() {
+    let app = spawn_sample_tree().await;
+    let (status, html) = app.get_as(&app.admin, "/devices/SF-1-00002").await;
+    assert_eq!(status, 200);
+    for summary in [
+        "Edit details",
+        "Transfer to another organisation",
+        "Ingest token",
+        "Decommission",
+        "Save this chart",
+    ] {
+        assert!(html.contains(summary), "{summary}");
+    }
+    for body in [
+        "ed-name",
+        "tr-owner",
+        "dc-confirm",
+        "copy-org",
+        "chart-name",
+    ] {
+        assert!(!html.contains(&format!("id=\"{body}\"")), "{body}");
+    }
+    assert!(html.contains("class=\"schedule-form\""));
+}
