@@ -455,19 +455,13 @@ impl Snapshot {
         filter: &FleetFilter,
         now: DateTime<Utc>,
     ) -> Vec<&'a Device> {
-        let q = filter.q.to_lowercase();
-        let narrows = !q.is_empty()
-            || filter.status.is_some()
-            || filter.org.is_some()
-            || filter.model.is_some()
-            || filter.firmware.is_some()
-            || filter.bbox.is_some();
-        if !narrows {
+        if !filter.narrows() {
             // The Fleet page as it opens: its scope in its order, no test per device.
             let mut found: Vec<&Device> = self.scoped(scope).collect();
             sort(&mut found, filter, now);
             return found;
         }
+        let q = filter.q.to_lowercase();
         let mut found: Vec<&Device> = self
             .scoped(scope)
             .filter(|d| q.is_empty() || d.haystack.contains(&q))
