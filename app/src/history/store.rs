@@ -199,15 +199,30 @@ const FILTERS: &str = "AND severity IN $severities AND ($orgs IS NONE OR org IN 
 /// flaps every minute fills a page within the day).
 const WINDOW_NS: i64 = 5 * 60 * 1_000_000_000;
 const DEVICE_WINDOW_NS: i64 = 24 * 60 * 60 * 1_000_000_000;
-/// How much wider each next window is than the last. Not more after an empty window: a
-/// hundredfold saved an empty lane a query or two (~0.5 ms of planning each), but made a
-/// busy lane that had been quiet for half an hour read a 500 min window of ~1,200 events
-/// (bench/history.sh at 300,000 events, newest event 34 min old: 31.8 ms for the admin's
-/// page, which took 3.0 ms right after seeding).
+/// At most how much wider each next window is than the last. Not more after an empty
+/// window: a hundredfold saved an empty lane a query or two (~0.5 ms of planning each), but
+/// made a busy lane that had been quiet for half an hour read a 500 min window of ~1,200
+/// events (bench/history.sh at 300,000 events, newest event 34 min old: 31.8 ms for the
+/// admin's page, which took 3.0 ms right after seeding).
 const WIDER: i64 = 10;
 
-/// Reads one lane in windows of time growing tenfold (5 min, 50 min, 8 h, 3.5 d, …) until
-/// `limit` rows or the range's end. SurrealDB 3.3 reads a one-field index range in batches
+/// The next window's width, from the rows found so far (`found` of `wanted`, in the
+/// `covered` nanoseconds read): wide enough for the missing rows at the rate seen so far,
+/// and half again for luck, but no narrower than the last window and at most `WIDER`
+/// times it. A lane that gave 30 of 50 rows in its first 5 min reads 5 more minutes next
+/// (~30 events), not 50 (~300, each fetched before `LIMIT` counts).
+fn next_width(width: i64, covered: i64, found: usize, wanted: usize) -> i64 {
+    let widest = width.saturating_mul(WIDER);
+    if found == 0 {
+        return widest;
+    }
+    let missing = wanted.saturating_sub(found) as i128;
+    let enough = i128::from(covered) * missing * 3 / (2 * found as i128);
+    enough.clamp(i128::from(width), i128::from(widest)) as i64
+}
+
+/// Reads one lane in windows of time growing up to tenfold (5 min, 50 min, 8 h, 3.5 d, …,
+/// less where rows were found: `next_width`) until `limit` rows or the range's end. SurrealDB 3.3 reads a one-field index range in batches
 /// of 1,000 entries (`INDEX_BATCH_SIZE`) and fetches each entry's event before `LIMIT`
 /// counts: a page of 50 fetched ~1,000 events wherever the range held that many, ~30 ms at
 /// 300,000 events (one hour's range: 3.9 ms; a day's: 28 ms). A window holding few more
@@ -231,6 +246,7 @@ async fn lane(
         (Some(after), Some(c)) if after >= first => (after, ">", nanos(c.time)),
         _ => (first, ">=", to),
     };
+    let read_from = newest;
     let mut rows = Vec::new();
     let mut width = match query.lane {
         Lane::Device(_) => DEVICE_WINDOW_NS,
@@ -247,8 +263,8 @@ async fn lane(
         if rows.len() >= limit || last {
             break;
         }
+        width = next_width(width, read_from - oldest, rows.len(), limit);
         (start, op, newest) = (bound, ">=", oldest);
-        width = width.saturating_mul(WIDER);
     }
     Ok(rows)
 }
@@ -448,6 +464,23 @@ mod tests {
             message: format!("{kind} of {device}"),
             actor: None,
         }
+    }
+
+    #[test]
+    fn a_window_grows_for_the_rows_still_missing_within_tenfold() {
+        let min = 60 * 1_000_000_000;
+        // Nothing found yet: ten times wider.
+        assert_eq!(next_width(5 * min, 5 * min, 0, 50), 50 * min);
+        // 30 of 50 in 5 min: 20 more at that rate take 3.3 min, half again 5 min.
+        assert_eq!(next_width(5 * min, 5 * min, 30, 50), 5 * min);
+        // 10 of 50 in 55 min: 40 more take 220 min, half again 330 min.
+        assert_eq!(next_width(50 * min, 55 * min, 10, 50), 330 * min);
+        // One row in 5 min: never more than ten times wider…
+        assert_eq!(next_width(5 * min, 5 * min, 1, 50), 50 * min);
+        // …nor narrower than the last window.
+        assert_eq!(next_width(50 * min, 55 * min, 49, 50), 50 * min);
+        // No overflow at the far end of time.
+        assert_eq!(next_width(i64::MAX / 2, i64::MAX, 1, 50), i64::MAX);
     }
 
     fn query(lane: Lane, now: DateTime<Utc>) -> EventQuery {
