@@ -20,6 +20,7 @@ use sunfleet_tests::{
 const PLATTE: &str = "SF-1-00002";
 /// The device the Particle stand-in answers 429 for.
 const RATE_LIMITED: &str = "0123456789abcdef0123456d";
+const SLOW: &str = "0123456789abcdef0123456e";
 
 fn reading(ago: i64) -> Value {
     json!({
@@ -89,6 +90,23 @@ async fn commands_reach_the_device_in_order_in_its_next_answer_and_are_acked_in_
     assert_eq!(status, 200, "{start}");
     assert_eq!(start["state"], "queued");
     assert_eq!(start["what"], "start the motor");
+    // Sent without a time to live: it waits an hour (local times, in the device's zone).
+    let local = |field: &str| {
+        let text = start[field].as_str().unwrap().to_string();
+        let time = chrono::NaiveDateTime::parse_from_str(&text[..19], "%Y-%m-%d %H:%M:%S");
+        (time.unwrap(), text[20..].to_string())
+    };
+    let ((created, created_zone), (expires, expires_zone)) = (local("created"), local("expires"));
+    let clocks_changed = match (created_zone.as_str(), expires_zone.as_str()) {
+        (a, b) if a == b => 0,
+        ("MST", "MDT") => 3600,
+        _ => -3600,
+    };
+    assert_eq!(
+        (expires - created).num_seconds(),
+        3600 + clocks_changed,
+        "{start}"
+    );
     let (_, speed) = send(
         &app,
         &[("id", PLATTE), ("kind", "set_speed"), ("percent", "70")],
@@ -346,6 +364,8 @@ type Call = (String, String, String, String);
 #[derive(Clone, Default)]
 struct FakeParticle {
     calls: Arc<Mutex<Vec<Call>>>,
+    /// "begin <arg>" and "end <arg>" per call, in the order they happened.
+    timeline: Arc<Mutex<Vec<String>>>,
 }
 
 async fn particle_function(
@@ -380,6 +400,15 @@ async fn particle_function(
     // ones are 404 "not connected"; a device that does not answer in time is 408; too many
     // calls are 429.
     match device.as_str() {
+        // A device that takes its time over a start (Particle waits up to 30 s).
+        SLOW => {
+            fake.timeline.lock().unwrap().push(format!("begin {arg}"));
+            if arg.contains("start") {
+                tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+            }
+            fake.timeline.lock().unwrap().push(format!("end {arg}"));
+            axum::Json(json!({"id": device, "connected": true, "return_value": 1})).into_response()
+        }
         "0123456789abcdef0123456a" => axum::Json(json!({
             "id": device, "name": "pump-a", "connected": true,
             "return_value": if arg.contains("reboot") { -2 } else { 1 }
@@ -499,6 +528,46 @@ async fn with_a_particle_token_connected_devices_run_commands_at_once_and_others
     let offline = "0123456789abcdef0123456b";
     let (_, answer) = post(&app, offline, reading(0)).await;
     assert_eq!(answer["commands"][0]["kind"], "stop", "{answer}");
+}
+
+/// Each command's function call runs in the background; a second command sent while the
+/// first one's call lasts waits for it, so the device runs them in the order they were sent.
+#[tokio::test]
+async fn particle_calls_to_one_device_run_one_after_another_in_the_order_sent() {
+    let (url, fake) = fake_particle().await;
+    let api = ParticleApi::new(&url, "particle-token").unwrap();
+    let app = spawn_app_with(move |state| state.particle = Some(Arc::new(api))).await;
+    app.add_customers(&["farm"]).await;
+    app.add_device(
+        sunfleet_tests::DeviceSpec {
+            id: SLOW,
+            name: "slow pump",
+            owner: "farm",
+            model: "SP-2",
+            last: Some((chrono::Duration::minutes(1), 500.0, 0.0, None)),
+        },
+        chrono::Utc::now(),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for kind in ["start", "stop"] {
+        let (status, sent) = send(&app, &[("id", SLOW), ("kind", kind)]).await;
+        assert_eq!(status, 200, "{sent}");
+        ids.push(sent["id"].as_u64().unwrap());
+    }
+    // Newest first: both acked once the stop is.
+    let list = settled(&app, SLOW, |c| c["state"] == "acked").await;
+    assert_eq!(list["commands"][1]["state"], "acked", "{list}");
+    let (start, stop) = (format!("{} start", ids[0]), format!("{} stop", ids[1]));
+    assert_eq!(
+        *fake.timeline.lock().unwrap(),
+        vec![
+            format!("begin {start}"),
+            format!("end {start}"),
+            format!("begin {stop}"),
+            format!("end {stop}"),
+        ]
+    );
 }
 
 #[tokio::test]

@@ -191,7 +191,10 @@ pub(crate) mod ssr {
         }
         let (db, cache, device) = (db.clone(), cache.clone(), device.clone());
         let id = record.id.max(0) as u64;
+        // In line now, in the order the commands were sent; the turn ends when this task does.
+        let mut turn = api.turn(device.as_str());
         tokio::spawn(async move {
+            turn.wait().await;
             let outcome = api.call(device.as_str(), &command.particle_arg(id)).await;
             let now = Utc::now();
             let result = match outcome {
@@ -224,6 +227,8 @@ pub(crate) mod ssr {
             if let Err(e) = result {
                 tracing::warn!(command = id, error = %e, "recording a Particle call failed");
             }
+            // Recorded: the device's next command may go.
+            drop(turn);
         });
     }
 }

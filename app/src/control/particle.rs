@@ -7,9 +7,12 @@
 //! post. Whatever Particle answers, the command also stays queued for the ingest answer
 //! until the device acknowledges it. Server-only.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Deserialize;
+use tokio::sync::oneshot;
 
 /// The firmware function that takes commands: `arg` is `"<id> <kind> [percent]"`.
 pub const FUNCTION: &str = "command";
@@ -19,6 +22,46 @@ pub struct ParticleApi {
     base: String,
     token: String,
     client: reqwest::Client,
+    lines: Lines,
+}
+
+/// Per device with calls under way, the last one's turn (its number, and what ends when it
+/// is done): each call waits for the one before it.
+type Lines = Arc<Mutex<HashMap<String, (u64, oneshot::Receiver<()>)>>>;
+
+/// A call's place in its device's line, taken when the command is sent: `wait` returns when
+/// the calls taken before it are done; dropping it lets the next one go. Calls run in the
+/// background, so without it two commands sent a moment apart could reach a device in
+/// either order (and a device runs a function while Particle's call lasts, up to 30 s).
+#[derive(Debug)]
+pub struct Turn {
+    lines: Lines,
+    device: String,
+    number: u64,
+    before: Option<oneshot::Receiver<()>>,
+    _done: oneshot::Sender<()>,
+}
+
+impl Turn {
+    pub async fn wait(&mut self) {
+        if let Some(before) = self.before.take() {
+            // Sent or dropped, the call before is over either way.
+            let _ = before.await;
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        // Still the last in line: the device has nothing under way now.
+        if lines
+            .get(&self.device)
+            .is_some_and(|(n, _)| *n == self.number)
+        {
+            lines.remove(&self.device);
+        }
+    }
 }
 
 /// How one call went.
@@ -62,7 +105,26 @@ impl ParticleApi {
             base,
             token: token.trim().to_string(),
             client,
+            lines: Lines::default(),
         })
+    }
+
+    /// The next place in `device`'s line of calls (see `Turn`).
+    pub fn turn(&self, device: &str) -> Turn {
+        static NUMBER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let number = NUMBER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (done, ends) = oneshot::channel();
+        let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        let before = lines
+            .insert(device.to_string(), (number, ends))
+            .map(|(_, before)| before);
+        Turn {
+            lines: self.lines.clone(),
+            device: device.to_string(),
+            number,
+            before,
+            _done: done,
+        }
     }
 
     pub async fn call(&self, device: &str, arg: &str) -> CallOutcome {
