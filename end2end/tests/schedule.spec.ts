@@ -7,7 +7,10 @@ async function scheduleCard(page: Page, who: "dealer" | "customer", fleet: strin
   await page.locator("table.fleet tbody tr a").first().click();
   await expect(page).toHaveURL(/\/devices\//);
   await hydrated(page);
-  return page.locator("section.schedule-card");
+  const card = page.locator("section.schedule-card");
+  // The form is built in the browser right after hydration (ui::AfterLoad).
+  await expect(card.locator("form.schedule-form")).toBeVisible();
+  return card;
 }
 
 test("a dealer draws a window, saves, sends a command, and sees the simulated device pick up both", async ({
@@ -145,16 +148,26 @@ test("a window is moved and resized by mouse, and drawn and moved by finger", as
     await expect(rows.nth(row).getByLabel("End")).toHaveValue(end);
   };
 
-  // Mouse: draw Thursday 06:00–12:00, move it by 3 hours, then drag its end to 18:00.
+  // Mouse: draw Thursday 06:00–12:00, move it by 3 hours, drag its end to 18:00 and its
+  // start to 07:00, then move it to Friday.
   await drag(await at("thu", 6.05), await at("thu", 12.05));
   await times(0, "06:00", "12:00");
   await drag(await at("thu", 9), await at("thu", 12.05));
   await times(0, "09:00", "15:00");
-  const grip = card.locator('.week-track[data-day="thu"] .grip');
-  const g = (await grip.boundingBox())!;
-  await drag({ x: g.x + g.width / 2, y: g.y + g.height / 2 }, await at("thu", 18.05));
+  const grip = async (edge: "start" | "end") => {
+    const g = (await card.locator(`.week-track[data-day="thu"] .grip-${edge}`).boundingBox())!;
+    return { x: g.x + g.width / 2, y: g.y + g.height / 2 };
+  };
+  await drag(await grip("end"), await at("thu", 18.05));
   await times(0, "09:00", "18:00");
+  await drag(await grip("start"), await at("thu", 7.05));
+  await times(0, "07:00", "18:00");
   await expect(rows.first().getByLabel("Thu")).toBeChecked();
+  // Down the week: the window moves to Friday with its times.
+  await drag(await at("thu", 12), await at("fri", 12.05));
+  await times(0, "07:00", "18:00");
+  await expect(rows.first().getByLabel("Fri")).toBeChecked();
+  await expect(rows.first().getByLabel("Thu")).not.toBeChecked();
 
   // Finger (real touch input, as a phone sends it): draw Saturday 06:00–08:00, then move
   // it to 11:00–13:00. The track takes the touch instead of scrolling the page.

@@ -638,8 +638,8 @@ async fn a_file_with_wrong_columns_is_refused_whole() {
 
 /// The Device page sends its closed panels as summaries: their forms are built in the
 /// browser after hydration (`ui::AfterLoad`), so no request renders them (the copy panel too,
-/// shown once a schedule is saved; the schedule browser test opens it). The visible cards,
-/// the schedule editor's form among them, are still rendered by the server.
+/// shown once a schedule is saved; the schedule browser test opens it), and so is the
+/// schedule editor's form. The visible cards are still rendered by the server.
 #[tokio::test]
 async fn the_device_page_sends_closed_panels_as_their_summaries_only() {
     let app = spawn_sample_tree().await;
@@ -663,5 +663,8 @@ async fn the_device_page_sends_closed_panels_as_their_summaries_only() {
     ] {
         assert!(!html.contains(&format!("id=\"{body}\"")), "{body}");
     }
-    assert!(html.contains("class=\"schedule-form\""));
+    // The schedule's form too (its inputs take their values in the browser); the week grid
+    // shows the schedule from the server.
+    assert!(!html.contains("class=\"schedule-form\""));
+    assert!(html.contains("class=\"week-grid\""));
 }

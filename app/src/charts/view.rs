@@ -60,9 +60,15 @@ pub fn ChartPanel(#[prop(into)] path: String, device: Option<String>) -> impl In
         );
     };
     let save = ServerAction::<SaveChart>::new();
+    let fleet = device.is_none();
     view! {
         <section class="chart-panel" aria-label="Chart">
-            <Controls config go fleet=device.is_none() />
+            // The controls take their state in the browser (`prop:`) and only act there, like
+            // the chart itself: built there, right after hydration, they cost the server ~100
+            // elements per page render.
+            <AfterLoad>
+                <Controls config go fleet />
+            </AfterLoad>
             // No Suspense: the server and the hydrating browser both start with "loading"
             // (the data is only ever fetched in the browser), so they agree.
             {move || match data.get() {

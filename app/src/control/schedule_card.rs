@@ -9,7 +9,7 @@ use super::api::{get_schedule, SaveSchedule, ScheduleView};
 use super::schedule::{
     templates, ActionSpec, LocalTime, Schedule, SyncState, WindowSpec, DAY_NAMES, MINUTES_PER_DAY,
 };
-use crate::ui::{awaiting, ActionError, ErrorBox, Loading};
+use crate::ui::{awaiting, ActionError, AfterLoad, ErrorBox, Loading};
 
 const DAY_LABELS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 /// Drawing and dragging snap to a quarter hour.
@@ -160,26 +160,9 @@ fn Editor(view: ScheduleView, save: ServerAction<SaveSchedule>) -> impl IntoView
     let draft = Draft::new(&view.windows);
     let saved_windows = view.windows.clone();
     let (sync_class, sync_line) = sync_text(&view);
-    let check = Memo::new(move |_| Schedule::parse(&draft.specs()).map(|_| ()));
-    let changed = {
-        let saved_windows = saved_windows.clone();
-        Memo::new(move |_| draft.specs() != saved_windows)
-    };
     let editable = view.editable;
     let device = view.device.clone();
     let base = view.version;
-    let on_save = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        if check.get_untracked().is_ok() {
-            save.dispatch(SaveSchedule {
-                id: device.clone(),
-                windows: draft.specs(),
-                base: Some(base),
-                timezone: None,
-            });
-        }
-    };
-    let template = RwSignal::new(String::new());
     let hash = |h: &Option<String>| {
         h.as_ref()
             .map(|h| format!(", hash {h}"))
@@ -222,117 +205,161 @@ fn Editor(view: ScheduleView, save: ServerAction<SaveSchedule>) -> impl IntoView
                     </ul>
                 }
             })}
+        // The form's inputs take their values in the browser (`prop:`): rendered by the
+        // server they were empty boxes until the app loaded, and ~150 elements built three
+        // times per device page. It is built in the browser, right after hydration.
         {editable
             .then(|| {
+                let (device, saved) = (StoredValue::new(device), StoredValue::new(saved_windows));
                 view! {
-                    <form class="schedule-form" on:submit=on_save aria-label="Schedule windows">
-                        <fieldset class="template-pick">
-                            <legend>"Start from a template"</legend>
-                            <label>
-                                "Template "
-                                <select
-                                    prop:value=move || template.get()
-                                    on:change=move |ev| template.set(event_target_value(&ev))
-                                >
-                                    <option value="">"— choose —"</option>
-                                    {templates()
-                                        .into_iter()
-                                        .map(|(name, what, _)| {
-                                            view! { <option value=name>{format!("{name}: {what}")}</option> }
-                                        })
-                                        .collect_view()}
-                                </select>
-                            </label>
-                            <button
-                                type="button"
-                                class="secondary"
-                                disabled=move || template.get().is_empty()
-                                on:click=move |_| {
-                                    let name = template.get_untracked();
-                                    if let Some((_, _, windows)) = templates()
-                                        .into_iter()
-                                        .find(|(n, _, _)| *n == name)
-                                    {
-                                        draft.replace(&windows);
-                                    }
-                                }
-                            >
-                                "Use template"
-                            </button>
-                        </fieldset>
-                        <ol class="window-rows">
-                            <For
-                                each=move || draft.rows.get()
-                                key=|row| row.key
-                                children=move |row| view! { <WindowRow row draft /> }
-                            />
-                        </ol>
-                        {move || {
+                    <AfterLoad>
+                        <ScheduleForm
                             draft
-                                .rows
-                                .with(Vec::is_empty)
-                                .then(|| {
-                                    view! {
-                                        <p class="empty">
-                                            "No windows: the device will not run by schedule."
-                                        </p>
-                                    }
-                                })
-                        }}
-                        <p class="form-error" role="alert">
-                            {move || {
-                                check
-                                    .get()
-                                    .err()
-                                    .map(|e| format!("Window {}: {}", e.window, e.message))
-                            }}
-                        </p>
-                        <ActionError action=save />
-                        <div class="form-actions">
-                            <button
-                                type="button"
-                                class="secondary"
-                                on:click=move |_| {
-                                    draft
-                                        .push(WindowSpec {
-                                            days: DAY_NAMES[..5].iter().map(|d| d.to_string()).collect(),
-                                            start: "06:00".into(),
-                                            end: "10:00".into(),
-                                            action: ActionSpec {
-                                                action: "run".into(),
-                                                setpoint: None,
-                                            },
-                                        });
-                                }
-                            >
-                                "Add window"
-                            </button>
-                            <button
-                                type="button"
-                                class="secondary"
-                                disabled=move || !changed.get()
-                                on:click={
-                                    let saved_windows = saved_windows.clone();
-                                    move |_| draft.replace(&saved_windows)
-                                }
-                            >
-                                "Discard changes"
-                            </button>
-                            <button
-                                type="submit"
-                                disabled=move || {
-                                    check.get().is_err() || !changed.get() || save.pending().get()
-                                }
-                            >
-                                {move || {
-                                    if save.pending().get() { "Saving…" } else { "Save schedule" }
-                                }}
-                            </button>
-                        </div>
-                    </form>
+                            save
+                            device=device.get_value()
+                            base
+                            saved_windows=saved.get_value()
+                        />
+                    </AfterLoad>
                 }
             })}
         {(editable && base > 0).then(|| view! { <super::copy_card::CopyCard id=view.device.clone() /> })}
+    }
+}
+
+/// The form for the draft (the keyboard's way to edit the schedule), with templates, the
+/// check's message and the save.
+#[component]
+fn ScheduleForm(
+    draft: Draft,
+    save: ServerAction<SaveSchedule>,
+    device: String,
+    base: u64,
+    saved_windows: Vec<WindowSpec>,
+) -> impl IntoView {
+    let check = Memo::new(move |_| Schedule::parse(&draft.specs()).map(|_| ()));
+    let changed = {
+        let saved_windows = saved_windows.clone();
+        Memo::new(move |_| draft.specs() != saved_windows)
+    };
+    let on_save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if check.get_untracked().is_ok() {
+            save.dispatch(SaveSchedule {
+                id: device.clone(),
+                windows: draft.specs(),
+                base: Some(base),
+                timezone: None,
+            });
+        }
+    };
+    let template = RwSignal::new(String::new());
+    view! {
+        <form class="schedule-form" on:submit=on_save aria-label="Schedule windows">
+            <fieldset class="template-pick">
+                <legend>"Start from a template"</legend>
+                <label>
+                    "Template "
+                    <select
+                        prop:value=move || template.get()
+                        on:change=move |ev| template.set(event_target_value(&ev))
+                    >
+                        <option value="">"— choose —"</option>
+                        {templates()
+                            .into_iter()
+                            .map(|(name, what, _)| {
+                                view! { <option value=name>{format!("{name}: {what}")}</option> }
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
+                <button
+                    type="button"
+                    class="secondary"
+                    disabled=move || template.get().is_empty()
+                    on:click=move |_| {
+                        let name = template.get_untracked();
+                        if let Some((_, _, windows)) = templates()
+                            .into_iter()
+                            .find(|(n, _, _)| *n == name)
+                        {
+                            draft.replace(&windows);
+                        }
+                    }
+                >
+                    "Use template"
+                </button>
+            </fieldset>
+            <ol class="window-rows">
+                <For
+                    each=move || draft.rows.get()
+                    key=|row| row.key
+                    children=move |row| view! { <WindowRow row draft /> }
+                />
+            </ol>
+            {move || {
+                draft
+                    .rows
+                    .with(Vec::is_empty)
+                    .then(|| {
+                        view! {
+                            <p class="empty">
+                                "No windows: the device will not run by schedule."
+                            </p>
+                        }
+                    })
+            }}
+            <p class="form-error" role="alert">
+                {move || {
+                    check
+                        .get()
+                        .err()
+                        .map(|e| format!("Window {}: {}", e.window, e.message))
+                }}
+            </p>
+            <ActionError action=save />
+            <div class="form-actions">
+                <button
+                    type="button"
+                    class="secondary"
+                    on:click=move |_| {
+                        draft
+                            .push(WindowSpec {
+                                days: DAY_NAMES[..5].iter().map(|d| d.to_string()).collect(),
+                                start: "06:00".into(),
+                                end: "10:00".into(),
+                                action: ActionSpec {
+                                    action: "run".into(),
+                                    setpoint: None,
+                                },
+                            });
+                    }
+                >
+                    "Add window"
+                </button>
+                <button
+                    type="button"
+                    class="secondary"
+                    disabled=move || !changed.get()
+                    on:click={
+                        let saved_windows = saved_windows.clone();
+                        move |_| draft.replace(&saved_windows)
+                    }
+                >
+                    "Discard changes"
+                </button>
+                <button
+                    type="submit"
+                    disabled=move || {
+                        check.get().is_err() || !changed.get() || save.pending().get()
+                    }
+                >
+                    {move || {
+                        if save.pending().get() { "Saving…" } else { "Save schedule" }
+                    }}
+                </button>
+            </div>
+        </form>
     }
 }
 
@@ -481,20 +508,42 @@ fn hhmm(minutes: u16) -> String {
     format!("{:02}:{:02}", m / 60, m % 60)
 }
 
+/// The window's days moved by `by` days (Sunday wraps to Monday), in week order.
+fn shift_days(days: &[String], by: i32) -> Vec<String> {
+    let mut out: Vec<String> = DAY_NAMES
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| days.iter().any(|d| d == *n))
+        .map(|(d, _)| DAY_NAMES[(d as i32 + by).rem_euclid(7) as usize].to_string())
+        .collect();
+    out.sort_by_key(|d| DAY_NAMES.iter().position(|n| n == d));
+    out
+}
+
+/// Which part of a window the pointer went down on (found in the browser only).
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Part {
+    Body,
+    Start,
+    End,
+}
+
 /// What a drag on the grid is doing.
 #[derive(Clone, Copy, Debug)]
 enum Drag {
     /// Drawing a new window (the row it became).
     Draw { key: u32, from: u16 },
-    /// Moving a window: where it was grabbed and where it was.
+    /// Moving a window: where it was grabbed (minute and day) and where it was.
     Move {
         key: u32,
         grab: u16,
+        day: usize,
         start: u16,
         end: u16,
     },
-    /// Dragging a window's end.
-    Resize { key: u32 },
+    /// Dragging a window's start or end edge.
+    Resize { key: u32, start: bool },
 }
 
 /// Where a pointer is along a day track, in minutes, snapped.
@@ -525,17 +574,42 @@ fn track_fraction(_: &leptos::ev::PointerEvent) -> Option<f64> {
     None
 }
 
-/// The `data-key` (and whether it is a grip) of what the pointer went down on.
+/// The `data-key` (and which part, by its grip) of what the pointer went down on.
 #[cfg(feature = "hydrate")]
-fn grabbed(ev: &leptos::ev::PointerEvent) -> Option<(u32, bool)> {
+fn grabbed(ev: &leptos::ev::PointerEvent) -> Option<(u32, Part)> {
     use wasm_bindgen::JsCast;
     let el = ev.target()?.dyn_into::<web_sys::Element>().ok()?;
     let key = el.get_attribute("data-key")?.parse().ok()?;
-    Some((key, el.has_attribute("data-grip")))
+    let part = match el.get_attribute("data-grip").as_deref() {
+        Some("start") => Part::Start,
+        Some("end") => Part::End,
+        _ => Part::Body,
+    };
+    Some((key, part))
 }
 
 #[cfg(not(feature = "hydrate"))]
-fn grabbed(_: &leptos::ev::PointerEvent) -> Option<(u32, bool)> {
+fn grabbed(_: &leptos::ev::PointerEvent) -> Option<(u32, Part)> {
+    None
+}
+
+/// The day whose track is level with the pointer (the track that captured it may not be,
+/// when a window is dragged up or down the week).
+#[cfg(feature = "hydrate")]
+fn day_at(ev: &leptos::ev::PointerEvent) -> Option<usize> {
+    // Across the middle of the tracks, so a day's label or the page margin does not count.
+    let rect = track_of(ev)?.get_bounding_client_rect();
+    let x = (rect.left() + rect.right()) / 2.0;
+    let under = document().element_from_point(x as f32, ev.client_y() as f32)?;
+    let day = under
+        .closest(".week-track")
+        .ok()??
+        .get_attribute("data-day")?;
+    DAY_NAMES.iter().position(|d| *d == day)
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn day_at(_: &leptos::ev::PointerEvent) -> Option<usize> {
     None
 }
 
@@ -552,6 +626,8 @@ fn capture(_: &leptos::ev::PointerEvent) {}
 #[component]
 fn WeekGrid(draft: Draft, editable: bool) -> impl IntoView {
     let drag = StoredValue::new(None::<Drag>);
+    // The days of the window being moved, as they were when it was grabbed.
+    let grabbed_days = StoredValue::new(Vec::<String>::new());
     let set_times = move |key: u32, start: u16, end: u16| {
         if let Some(spec) = draft.find(key) {
             spec.update(|s| {
@@ -583,6 +659,13 @@ fn WeekGrid(draft: Draft, editable: bool) -> impl IntoView {
                             None => format!("{}–{}", spec.start, spec.end),
                         };
                         let title = label.clone();
+                        // A window across midnight has two parts: its start's grip is on the
+                        // first, its end's on the second.
+                        let minutes = |t: &str| LocalTime::parse(t).map(LocalTime::minutes).ok();
+                        let starts_here = editable && minutes(&spec.start) == Some(from);
+                        let ends_here = editable
+                            && minutes(&spec.end).map(|e| if e == 0 { MINUTES_PER_DAY } else { e })
+                                == Some(to);
                         view! {
                             <div
                                 class="win"
@@ -592,7 +675,14 @@ fn WeekGrid(draft: Draft, editable: bool) -> impl IntoView {
                                 style=format!("left:{left:.3}%;width:{width:.3}%")
                             >
                                 <span class="win-label" data-key=key>{label}</span>
-                                {editable.then(|| view! { <span class="grip" data-key=key data-grip="1"></span> })}
+                                {starts_here
+                                    .then(|| {
+                                        view! { <span class="grip grip-start" data-key=key data-grip="start"></span> }
+                                    })}
+                                {ends_here
+                                    .then(|| {
+                                        view! { <span class="grip grip-end" data-key=key data-grip="end"></span> }
+                                    })}
                             </div>
                         }
                     })
@@ -606,16 +696,18 @@ fn WeekGrid(draft: Draft, editable: bool) -> impl IntoView {
                 ev.prevent_default();
                 capture(&ev);
                 let next = match grabbed(&ev) {
-                    Some((key, true)) => Drag::Resize { key },
-                    Some((key, false)) => {
+                    Some((key, Part::Start)) => Drag::Resize { key, start: true },
+                    Some((key, Part::End)) => Drag::Resize { key, start: false },
+                    Some((key, Part::Body)) => {
                         let Some(spec) = draft.find(key) else { return };
                         let spec = spec.get_untracked();
+                        grabbed_days.set_value(spec.days.clone());
                         let (Ok(s), Ok(e)) =
                             (LocalTime::parse(&spec.start), LocalTime::parse(&spec.end))
                         else {
                             return;
                         };
-                        Drag::Move { key, grab: at, start: s.minutes(), end: e.minutes() }
+                        Drag::Move { key, grab: at, day, start: s.minutes(), end: e.minutes() }
                     }
                     None => {
                         let from = at.min(MINUTES_PER_DAY - SNAP);
@@ -642,22 +734,33 @@ fn WeekGrid(draft: Draft, editable: bool) -> impl IntoView {
                         let (a, b) = if at >= from { (from, at.max(from + SNAP)) } else { (at, from) };
                         set_times(key, a, b.min(MINUTES_PER_DAY));
                     }
-                    Drag::Resize { key } => {
+                    Drag::Resize { key, start: edge } => {
                         if let Some(spec) = draft.find(key) {
-                            let start = LocalTime::parse(&spec.get_untracked().start)
-                                .map(LocalTime::minutes)
-                                .unwrap_or(0);
-                            if at != start {
-                                set_times(key, start, at);
+                            let minutes = |t: &str| LocalTime::parse(t).map(LocalTime::minutes).unwrap_or(0);
+                            let (start, end) = spec.with_untracked(|s| (minutes(&s.start), minutes(&s.end)));
+                            // The other edge stays; an edge dropped on it would make it empty.
+                            match edge {
+                                true if at % MINUTES_PER_DAY != end => set_times(key, at, end),
+                                false if at != start => set_times(key, start, at),
+                                _ => {}
                             }
                         }
                     }
-                    Drag::Move { key, grab, start, end } => {
+                    Drag::Move { key, grab, day: from_day, start, end } => {
                         let delta = at as i32 - grab as i32;
                         let shift = |m: u16| {
                             (m as i32 + delta).rem_euclid(MINUTES_PER_DAY as i32) as u16
                         };
                         set_times(key, shift(start), shift(end));
+                        // Up or down the week: the window's days move with it. Each step is
+                        // from where the drag began, so moving back undoes it.
+                        let by = day_at(&ev).map_or(0, |d| d as i32 - from_day as i32);
+                        let days = shift_days(&grabbed_days.get_value(), by);
+                        if let Some(spec) = draft.find(key) {
+                            if spec.with_untracked(|s| s.days != days) {
+                                spec.update(|s| s.days = days);
+                            }
+                        }
                     }
                 }
             };
@@ -695,7 +798,7 @@ fn WeekGrid(draft: Draft, editable: bool) -> impl IntoView {
             .then(|| {
                 view! {
                     <p class="hint">
-                        "Drag along a day to draw a window; drag a window to move it, its right edge to change its end. The form below does the same by keyboard."
+                        "Drag along a day to draw a window; drag a window to move it (up or down to other days), its edges to change its start or end. The form below does the same by keyboard."
                     </p>
                 }
             })}
@@ -708,6 +811,15 @@ mod tests {
 
     fn spec(days: &[&str], start: &str, end: &str) -> WindowSpec {
         super::super::schedule::test_window(days, start, end)
+    }
+
+    #[test]
+    fn a_window_moved_down_the_week_keeps_its_days_apart_and_wraps_past_sunday() {
+        let days = |d: &[&str]| d.iter().map(|d| d.to_string()).collect::<Vec<_>>();
+        assert_eq!(shift_days(&days(&["mon", "wed"]), 1), days(&["tue", "thu"]));
+        assert_eq!(shift_days(&days(&["sat", "sun"]), 2), days(&["mon", "tue"]));
+        assert_eq!(shift_days(&days(&["mon"]), -1), days(&["sun"]));
+        assert_eq!(shift_days(&days(&["tue", "fri"]), 0), days(&["tue", "fri"]));
     }
 
     #[test]
