@@ -222,11 +222,12 @@ fn next_width(width: i64, covered: i64, found: usize, wanted: usize) -> i64 {
 }
 
 /// Reads one lane in windows of time growing up to tenfold (5 min, 50 min, 8 h, 3.5 d, …,
-/// less where rows were found: `next_width`) until `limit` rows or the range's end. SurrealDB 3.3 reads a one-field index range in batches
-/// of 1,000 entries (`INDEX_BATCH_SIZE`) and fetches each entry's event before `LIMIT`
-/// counts: a page of 50 fetched ~1,000 events wherever the range held that many, ~30 ms at
-/// 300,000 events (one hour's range: 3.9 ms; a day's: 28 ms). A window holding few more
-/// rows than the page costs that few.
+/// less where rows were found: `next_width`) until `limit` rows or the range's end.
+/// SurrealDB 3.3 reads a one-field index range in batches of 1,000 entries
+/// (`INDEX_BATCH_SIZE`) and fetches each entry's event before `LIMIT` counts: a page of 50
+/// fetched ~1,000 events wherever the range held that many, ~30 ms at 300,000 events (one
+/// hour's range: 3.9 ms; a day's: 28 ms). A window holding few more rows than the page
+/// costs that few.
 async fn lane(
     db: &Db,
     query: &EventQuery,
