@@ -58,9 +58,11 @@ test("a dealer draws a window, saves, sends a command, and sees the simulated de
   await expect(card.getByRole("alert").first()).toBeEmpty();
   await save.click();
 
-  await expect(card.getByRole("status").first()).toContainText(
-    "the device gets version 2 at its next post (it runs version 1)",
+  // "Pending since" the save, in the device's local time and zone.
+  await expect(card.getByRole("status").first()).toHaveText(
+    /^Pending since \d{4}-\d\d-\d\d \d\d:\d\d \S+: the device gets version 2 at its next post \(it runs version 1\)\.$/,
   );
+  await expect(card.getByRole("status").first()).toHaveClass(/sync-pending/);
   await expect(card.locator(".week-track .win")).toHaveCount(6, { timeout: 10_000 });
 
   // A command too: queued at once, then acknowledged by the device; the card refreshes

@@ -168,6 +168,69 @@ async fn commands_reach_the_device_in_order_in_its_next_answer_and_are_acked_in_
 }
 
 #[tokio::test]
+async fn more_commands_than_one_answer_holds_wait_their_turn_in_the_order_sent() {
+    let app = spawn_sample_tree().await;
+    let sent: [&[(&str, &str)]; 8] = [
+        &[("kind", "stop")],
+        &[("kind", "set_speed"), ("percent", "40")],
+        &[("kind", "start")],
+        &[("kind", "set_speed"), ("percent", "100")],
+        &[("kind", "sync_schedule")],
+        &[("kind", "stop")],
+        &[("kind", "reboot")],
+        &[("kind", "start")],
+    ];
+    let mut ids = Vec::new();
+    for args in sent {
+        let mut form = vec![("id", PLATTE)];
+        form.extend_from_slice(args);
+        let (status, body) = send(&app, &form).await;
+        assert_eq!(status, 200, "{body}");
+        ids.push(body["id"].as_u64().unwrap());
+    }
+    let handed = |answer: &Value| -> Vec<u64> {
+        answer["commands"]
+            .as_array()
+            .map(|list| list.iter().map(|c| c["id"].as_u64().unwrap()).collect())
+            .unwrap_or_default()
+    };
+
+    // One answer holds five, the oldest, and stays within one Particle chunk.
+    let (_, answer) = post(&app, PLATTE, reading(3)).await;
+    assert_eq!(handed(&answer), ids[..5].to_vec(), "{answer}");
+    assert_eq!(
+        answer["commands"][1],
+        json!({"id": ids[1], "kind": "set_speed", "percent": 40})
+    );
+    assert!(answer.to_string().len() <= 512, "{answer}");
+    let listed = states(&commands(&app, PLATTE).await);
+    let mut queued: Vec<u64> = listed
+        .iter()
+        .filter(|(_, state)| state == "queued")
+        .map(|(id, _)| *id)
+        .collect();
+    queued.sort();
+    assert_eq!(queued, ids[5..].to_vec(), "{listed:?}");
+
+    // The device ran three: the two it has not acknowledged come again first, then the rest.
+    let mut next = reading(2);
+    next["acks"] = json!(ids[..3]);
+    let (_, answer) = post(&app, PLATTE, next).await;
+    assert_eq!(handed(&answer), ids[3..].to_vec(), "{answer}");
+
+    let mut last = reading(1);
+    last["acks"] = json!(ids[3..]);
+    let (_, answer) = post(&app, PLATTE, last).await;
+    assert!(answer.get("commands").is_none(), "{answer}");
+    let listed = states(&commands(&app, PLATTE).await);
+    assert_eq!(listed.len(), 8);
+    assert!(
+        listed.iter().all(|(_, state)| state == "acked"),
+        "{listed:?}"
+    );
+}
+
+#[tokio::test]
 async fn an_ack_of_another_devices_command_is_refused_and_changes_nothing() {
     let app = spawn_sample_tree().await;
     let (_, theirs) = send(&app, &[("id", "SF-1-00003"), ("kind", "reboot")]).await;
