@@ -40,7 +40,7 @@ else
   rm -rf "$dir/db"
   start=$(date +%s)
   "$SUNFLEET_BIN" seed --devices 5000 --events "$events" --db "$db" \
-    --ids-out "$dir/ids.txt" 2>&1 | grep -E "events: .*(000000|$events)/" || true
+    --ids-out "$dir/ids.txt" 2>&1 | grep --line-buffered -E "events: .*(00000|$events)/" || true
   echo "seeded 5000 devices and $events events in $(( $(date +%s) - start )) s ($(du -sh "$dir/db" | cut -f1) on disk)"
   SUNFLEET_NEW_PASSWORD=bench-password-123 "$SUNFLEET_BIN" user --db "$db" add \
     --email bench@sunfleet.example --persona admin --name Bench >/dev/null

@@ -944,6 +944,9 @@ pub async fn seed_events(
     let mut rng = SmallRng::seed_from_u64(SEED ^ 0xe7e7);
     let span_ms = Duration::days(days.max(1)).num_milliseconds();
     let mut written = 0;
+    // One batch is written while the next is made and written: two transactions at a time
+    // keep both cores busy (the events' keys are random, so they never conflict).
+    let mut writing: Option<tokio::task::JoinHandle<sunfleet_app::error::Result<()>>> = None;
     while written < n {
         let batch: Vec<EventRecord> = (written..(written + BATCH).min(n))
             .map(|_| {
@@ -1014,7 +1017,17 @@ pub async fn seed_events(
             })
             .collect();
         written += batch.len();
-        sunfleet_app::history::store::insert(db, batch).await?;
+        let db = db.clone();
+        let next =
+            tokio::spawn(async move { sunfleet_app::history::store::insert(&db, batch).await });
+        if let Some(previous) = writing.replace(next) {
+            previous.await??;
+        }
+        if written == n {
+            if let Some(last) = writing.take() {
+                last.await??;
+            }
+        }
         if written % 500_000 == 0 || written == n {
             eprintln!(
                 "events: {written}/{n} written ({:.0}/s)",

@@ -385,3 +385,26 @@ async fn bad_history_filters_are_refused_by_name() {
         .await;
     assert_eq!(status, 401, "{body}");
 }
+
+#[tokio::test]
+async fn the_benchmark_seed_writes_exactly_the_events_asked_for() {
+    // `sunfleet seed --events` writes two batches at a time: none may be lost or doubled,
+    // the last (partial) one included.
+    let app = spawn_sample_tree().await;
+    let events = || async {
+        let mut response = app
+            .db
+            .query("SELECT VALUE n FROM (SELECT count() AS n FROM event GROUP ALL)")
+            .await
+            .unwrap();
+        let n: Vec<u64> = response.take(0).unwrap();
+        n.first().copied().unwrap_or(0)
+    };
+    let before = events().await;
+    let now = Utc::now();
+    let fleet = sunfleet::demo::Fleet::generate_n(now, sunfleet::demo::SEED, 20);
+    sunfleet::demo::seed_events(&app.db, &fleet, 2_500, 90, now)
+        .await
+        .unwrap();
+    assert_eq!(events().await - before, 2_500);
+}
