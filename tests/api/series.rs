@@ -49,7 +49,9 @@ async fn a_short_range_gives_raw_readings_and_a_long_one_hourly_rollups() {
     assert_eq!(raw["resolution"], "raw");
     assert_eq!(raw["timezone"], "America/Denver");
     assert_eq!(raw["points"].as_array().unwrap().len(), 60);
-    assert_eq!(raw["points"][0]["metrics"][0]["avg"], 600.0);
+    // A reading's metrics are plain numbers; raw points carry no energy.
+    assert_eq!(raw["points"][0]["metrics"][0], 600.0);
+    assert!(raw["points"][0].get("energy_wh").is_none(), "{raw}");
 
     let (status, hourly) = series(&app, DEVICE, minute(60 * 24 * 7), minute(0), None).await;
     assert_eq!(status, 200, "{hourly}");

@@ -29,7 +29,7 @@ const ENDPOINTS: &[(&str, &str, &str)] = &[
     (
         "POST /api/series",
         "device (empty: your whole fleet), from and to (RFC 3339), resolution (raw, hour or day; optional)",
-        "{points: [{t, count, metrics, energy_wh}], resolution, timezone}: at most 2,000 points",
+        "{points: [{t, count, metrics, energy_wh}], resolution, timezone}: at most 2,000 points; metrics per metric (solar_w, grid_w, load_w, motor_rpm, dc_bus_v, temperature_c) as {min, avg, max}, or one number where the three are equal (always for raw readings); energy_wh [solar, grid, load] for hour and day points",
     ),
     (
         "POST /api/home",

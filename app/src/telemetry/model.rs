@@ -391,6 +391,38 @@ mod tests {
     }
 
     #[test]
+    fn a_reading_travels_as_one_number_and_a_bucket_as_min_avg_max() {
+        let point = Point {
+            t: now(),
+            count: 1,
+            metrics: vec![MetricStat::one(18.5), MetricStat::one(0.0)],
+            energy_wh: None,
+            day: None,
+        };
+        let wire = serde_json::to_value(&point).unwrap();
+        assert_eq!(
+            wire,
+            json!({"t": "2026-11-22T12:00:00Z", "count": 1, "metrics": [18.5, 0.0]})
+        );
+        assert_eq!(serde_json::from_value::<Point>(wire).unwrap(), point);
+
+        let bucket = MetricStat {
+            min: 1.0,
+            avg: 2.5,
+            max: 4.0,
+        };
+        let wire = serde_json::to_value(bucket).unwrap();
+        assert_eq!(wire, json!({"min": 1.0, "avg": 2.5, "max": 4.0}));
+        assert_eq!(serde_json::from_value::<MetricStat>(wire).unwrap(), bucket);
+        // Integers are numbers too (a partner's own JSON may drop the ".0").
+        assert_eq!(
+            serde_json::from_value::<MetricStat>(json!(3)).unwrap(),
+            MetricStat::one(3.0)
+        );
+        assert!(serde_json::from_value::<MetricStat>(json!({"min": 1.0})).is_err());
+    }
+
+    #[test]
     fn not_an_object_is_rejected() {
         for v in [json!([1]), json!("x"), json!(null), json!(3)] {
             assert_eq!(
@@ -453,12 +485,53 @@ impl Resolution {
     }
 }
 
-/// Min, average and max of one metric over a point's bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// Min, average and max of one metric over a point's bucket. On the wire, a bucket where
+/// all three are equal (every raw point: one reading) is one number, else `{min, avg,
+/// max}`: a day of raw readings was 407 KB of JSON, a third of it the same value thrice.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MetricStat {
     pub min: f64,
     pub avg: f64,
     pub max: f64,
+}
+
+impl MetricStat {
+    /// One reading's value.
+    pub fn one(value: f64) -> Self {
+        MetricStat {
+            min: value,
+            avg: value,
+            max: value,
+        }
+    }
+}
+
+/// The shape of [`MetricStat`] on the wire.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum MetricWire {
+    One(f64),
+    Stat { min: f64, avg: f64, max: f64 },
+}
+
+impl Serialize for MetricStat {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let MetricStat { min, avg, max } = *self;
+        if min == avg && avg == max {
+            MetricWire::One(avg).serialize(s)
+        } else {
+            MetricWire::Stat { min, avg, max }.serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MetricStat {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match MetricWire::deserialize(d)? {
+            MetricWire::One(value) => MetricStat::one(value),
+            MetricWire::Stat { min, avg, max } => MetricStat { min, avg, max },
+        })
+    }
 }
 
 /// One point of a series: the bucket starting at `t` (UTC).
@@ -470,7 +543,8 @@ pub struct Point {
     /// Per metric in [`METRIC_NAMES`] order; empty for fleet series (they sum energy).
     pub metrics: Vec<MetricStat>,
     /// Energy in the bucket (Wh) from solar, from the grid, and used by the load; `None`
-    /// for raw points.
+    /// (left out) for raw points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub energy_wh: Option<[f64; 3]>,
     /// The local calendar day of a daily point (`YYYY-MM-DD`). A fleet's daily point sums
     /// each device's own local day, which starts at different instants across timezones,

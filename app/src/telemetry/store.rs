@@ -252,16 +252,10 @@ pub async fn load(
     })
 }
 
-#[derive(Debug, SurrealValue)]
-struct SampleRow {
-    time: DateTime<Utc>,
-    solar_w: f64,
-    grid_w: f64,
-    load_w: f64,
-    motor_rpm: i64,
-    dc_bus_v: f64,
-    temperature_c: f64,
-}
+/// A reading as [`read_samples`] selects it: time, then the metrics in `METRIC_NAMES`
+/// order. An array rather than an object: no keys to build per row and take apart again
+/// (a day of raw readings is 1,440 rows).
+type SampleRow = (DateTime<Utc>, f64, f64, f64, i64, f64, f64);
 
 /// One device's stored readings in `[from, to]`, oldest first (a key-range scan).
 pub async fn samples(
@@ -283,13 +277,13 @@ async fn read_samples(
 ) -> Result<Vec<Sample>> {
     let sql = match limit {
         None => {
-            "SELECT record::id(id)[1] AS time, solar_w, grid_w, load_w, motor_rpm, dc_bus_v,
-                    temperature_c
+            "SELECT VALUE [record::id(id)[1], solar_w, grid_w, load_w, motor_rpm, dc_bus_v,
+                    temperature_c]
              FROM telemetry:[$d, $from]..=[$d, $to]"
         }
         Some(_) => {
-            "SELECT record::id(id)[1] AS time, solar_w, grid_w, load_w, motor_rpm, dc_bus_v,
-                    temperature_c
+            "SELECT VALUE [record::id(id)[1], solar_w, grid_w, load_w, motor_rpm, dc_bus_v,
+                    temperature_c]
              FROM telemetry:[$d, $from]..=[$d, $to] LIMIT $limit"
         }
     };
@@ -305,16 +299,9 @@ async fn read_samples(
     let rows: Vec<SampleRow> = response.take(0).map_err(internal("read samples"))?;
     Ok(rows
         .into_iter()
-        .map(|r| Sample {
-            time: r.time,
-            values: [
-                r.solar_w,
-                r.grid_w,
-                r.load_w,
-                r.motor_rpm as f64,
-                r.dc_bus_v,
-                r.temperature_c,
-            ],
+        .map(|(time, solar, grid, load, rpm, bus, temperature)| Sample {
+            time,
+            values: [solar, grid, load, rpm as f64, bus, temperature],
         })
         .collect())
 }
@@ -476,15 +463,7 @@ pub async fn device_series(
                 day: None,
                 t: s.time,
                 count: 1,
-                metrics: s
-                    .values
-                    .iter()
-                    .map(|&v| MetricStat {
-                        min: v,
-                        avg: v,
-                        max: v,
-                    })
-                    .collect(),
+                metrics: s.values.iter().map(|&v| MetricStat::one(v)).collect(),
                 energy_wh: None,
             })
             .collect(),
