@@ -67,6 +67,26 @@ async fn a_short_range_gives_raw_readings_and_a_long_one_hourly_rollups() {
 }
 
 #[tokio::test]
+async fn a_long_raw_range_has_every_reading_once_in_order_even_at_its_middle() {
+    // 12 h of readings, asked for raw over exactly those 12 h: the server reads the range as
+    // two halves, split at minute 360, where a reading is.
+    let app = app_with_readings(720).await;
+    let (status, raw) = series(&app, DEVICE, minute(720), minute(0), Some("raw")).await;
+    assert_eq!(status, 200, "{raw}");
+    let times: Vec<DateTime<Utc>> = raw["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["t"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(times.len(), 720, "{raw}");
+    // A minute apart throughout: none lost or repeated where the halves meet.
+    for pair in times.windows(2) {
+        assert_eq!(pair[1] - pair[0], chrono::Duration::minutes(1), "{pair:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_year_is_daily_and_the_fleet_sums_energy() {
     let app = app_with_readings(120).await;
 

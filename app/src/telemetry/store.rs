@@ -275,17 +275,32 @@ async fn read_samples(
     to: DateTime<Utc>,
     limit: Option<i64>,
 ) -> Result<Vec<Sample>> {
-    let sql = match limit {
-        None => {
-            "SELECT VALUE [record::id(id)[1], solar_w, grid_w, load_w, motor_rpm, dc_bus_v,
-                    temperature_c]
-             FROM telemetry:[$d, $from]..=[$d, $to]"
-        }
-        Some(_) => {
-            "SELECT VALUE [record::id(id)[1], solar_w, grid_w, load_w, motor_rpm, dc_bus_v,
-                    temperature_c]
-             FROM telemetry:[$d, $from]..=[$d, $to] LIMIT $limit"
-        }
+    read_range(db, device, from, to, true, limit).await
+}
+
+/// The readings from `from` to `to` (included if `to_included`), at most `limit`.
+async fn read_range(
+    db: &Db,
+    device: &DeviceId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    to_included: bool,
+    limit: Option<i64>,
+) -> Result<Vec<Sample>> {
+    macro_rules! select {
+        ($from:literal) => {
+            concat!(
+                "SELECT VALUE [record::id(id)[1], solar_w, grid_w, load_w, motor_rpm, dc_bus_v,
+                        temperature_c] ",
+                $from
+            )
+        };
+    }
+    let sql = match (to_included, limit) {
+        (true, None) => select!("FROM telemetry:[$d, $from]..=[$d, $to]"),
+        (true, Some(_)) => select!("FROM telemetry:[$d, $from]..=[$d, $to] LIMIT $limit"),
+        (false, None) => select!("FROM telemetry:[$d, $from]..[$d, $to]"),
+        (false, Some(_)) => select!("FROM telemetry:[$d, $from]..[$d, $to] LIMIT $limit"),
     };
     let mut response = db
         .query(sql)
@@ -304,6 +319,34 @@ async fn read_samples(
             values: [solar, grid, load, rpm as f64, bus, temperature],
         })
         .collect())
+}
+
+/// As [`read_samples`] with a limit, the range read as two halves at once, one per core:
+/// SurrealDB decodes the rows of a scan one after another on one thread, and a day of raw
+/// readings (1,440 rows) was most of a one-device chart's time. Short ranges are read
+/// whole.
+async fn read_samples_split(
+    db: &Db,
+    device: &DeviceId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Sample>> {
+    if to - from < chrono::Duration::hours(6) {
+        return read_samples(db, device, from, to, Some(limit)).await;
+    }
+    let mid = from + (to - from) / 2;
+    let later = {
+        let (db, device) = (db.clone(), device.clone());
+        tokio::spawn(async move { read_samples(&db, &device, mid, to, Some(limit)).await })
+    };
+    let mut rows = read_range(db, device, from, mid, false, Some(limit)).await?;
+    let later = later
+        .await
+        .map_err(|e| AppError::internal("read samples", e))??;
+    rows.extend(later);
+    rows.truncate(limit.max(0) as usize);
+    Ok(rows)
 }
 
 /// One stored reading, if there is one at exactly `at`.
@@ -455,7 +498,7 @@ pub async fn device_series(
     };
     let points = match resolution {
         // One more than fits tells [`series`] the range holds too many.
-        Resolution::Raw => read_samples(db, device, from, to, Some(MAX_POINTS + 2))
+        Resolution::Raw => read_samples_split(db, device, from, to, MAX_POINTS + 2)
             .await?
             .into_iter()
             .filter(|s| s.time < to)
@@ -541,16 +584,36 @@ pub async fn fleet_series(
         Some(orgs) => crate::devices::store::ids_in(db, orgs).await?,
         None => Vec::new(),
     };
-    let mut response = db
-        .query(sql)
-        .bind(("from", Datetime::from(from)))
-        .bind(("to", Datetime::from(to)))
-        .bind(("all", scope.is_none()))
-        .bind(("devices", devices))
-        .await
-        .and_then(|r| r.check())
-        .map_err(internal("fleet series"))?;
-    let buckets: Vec<FleetBucket> = response.take(0).map_err(internal("fleet series"))?;
+    let read = |from: DateTime<Utc>, to: DateTime<Utc>| {
+        let (db, all, devices) = (db.clone(), scope.is_none(), devices.clone());
+        async move {
+            let mut response = db
+                .query(sql)
+                .bind(("from", Datetime::from(from)))
+                .bind(("to", Datetime::from(to)))
+                .bind(("all", all))
+                .bind(("devices", devices))
+                .await
+                .and_then(|r| r.check())
+                .map_err(internal("fleet series"))?;
+            let buckets: Vec<FleetBucket> = response.take(0).map_err(internal("fleet series"))?;
+            Ok::<_, AppError>(buckets)
+        }
+    };
+    // Two halves of the range at once, one per core (as `read_samples_split`), split on
+    // the hour. A local day's rows may fall in both halves: its buckets are merged.
+    let mid = super::rollup::hour_start(from + (to - from) / 2, &chrono_tz::UTC);
+    let buckets = if to - from >= chrono::Duration::hours(12) && mid > from {
+        let later = tokio::spawn(read(mid, to));
+        let mut buckets = read(from, mid).await?;
+        let later = later
+            .await
+            .map_err(|e| AppError::internal("fleet series", e))??;
+        merge_buckets(&mut buckets, later);
+        buckets
+    } else {
+        read(from, to).await?
+    };
     Ok(Series {
         device: None,
         resolution,
@@ -568,6 +631,32 @@ pub async fn fleet_series(
             })
             .collect(),
     })
+}
+
+/// Adds `later`'s buckets to `buckets` (both in order): a bucket of the same day or hour is
+/// summed into the one there, with the earlier start.
+fn merge_buckets(buckets: &mut Vec<FleetBucket>, later: Vec<FleetBucket>) {
+    for b in later {
+        let same = buckets.iter_mut().find(|a| match (&a.day, &b.day) {
+            (Some(x), Some(y)) => x == y,
+            (None, None) => a.start == b.start,
+            _ => false,
+        });
+        match same {
+            Some(a) => {
+                a.start = a.start.min(b.start);
+                a.count += b.count;
+                a.solar_wh += b.solar_wh;
+                a.grid_wh += b.grid_wh;
+                a.load_wh += b.load_wh;
+            }
+            None => buckets.push(b),
+        }
+    }
+    buckets.sort_by(|a, b| match (&a.day, &b.day) {
+        (Some(x), Some(y)) => x.cmp(y),
+        _ => a.start.cmp(&b.start),
+    });
 }
 
 /// What a series is of: one device, or the devices of some orgs (`None`: every device).
@@ -682,4 +771,83 @@ pub async fn energy_today(
         .iter()
         .filter(|d| today.get(&d.device) == Some(&d.date))
         .fold((0.0, 0.0), |(s, g), d| (s + d.solar_wh, g + d.grid_wh)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket(start: &str, day: Option<&str>, count: i64, solar_wh: f64) -> FleetBucket {
+        FleetBucket {
+            start: start.parse().unwrap(),
+            day: day.map(str::to_string),
+            count,
+            solar_wh,
+            grid_wh: 1.0,
+            load_wh: 2.0,
+        }
+    }
+
+    #[test]
+    fn a_local_day_read_in_two_halves_is_one_bucket_with_its_earliest_start() {
+        // Devices in two zones: 2026-03-08 starts at 07:00Z in Denver and 05:00Z in New York,
+        // and the range was split at 06:00Z.
+        let mut first = vec![
+            bucket("2026-03-07T05:00:00Z", Some("2026-03-07"), 10, 100.0),
+            bucket("2026-03-08T05:00:00Z", Some("2026-03-08"), 3, 30.0),
+        ];
+        let later = vec![
+            bucket("2026-03-08T07:00:00Z", Some("2026-03-08"), 4, 40.0),
+            bucket("2026-03-09T05:00:00Z", Some("2026-03-09"), 5, 50.0),
+        ];
+        merge_buckets(&mut first, later);
+        let days: Vec<_> = first
+            .iter()
+            .map(|b| {
+                (
+                    b.day.clone().unwrap(),
+                    b.start.to_rfc3339(),
+                    b.count,
+                    b.solar_wh,
+                )
+            })
+            .collect();
+        assert_eq!(
+            days,
+            vec![
+                (
+                    "2026-03-07".into(),
+                    "2026-03-07T05:00:00+00:00".into(),
+                    10,
+                    100.0
+                ),
+                (
+                    "2026-03-08".into(),
+                    "2026-03-08T05:00:00+00:00".into(),
+                    7,
+                    70.0
+                ),
+                (
+                    "2026-03-09".into(),
+                    "2026-03-09T05:00:00+00:00".into(),
+                    5,
+                    50.0
+                ),
+            ]
+        );
+        assert_eq!(first[1].grid_wh, 2.0);
+        assert_eq!(first[1].load_wh, 4.0);
+    }
+
+    #[test]
+    fn hours_read_in_two_halves_stay_apart_and_in_order() {
+        let mut first = vec![bucket("2026-03-08T05:00:00Z", None, 2, 20.0)];
+        let later = vec![
+            bucket("2026-03-08T06:00:00Z", None, 3, 30.0),
+            bucket("2026-03-08T07:00:00Z", None, 4, 40.0),
+        ];
+        merge_buckets(&mut first, later);
+        let counts: Vec<i64> = first.iter().map(|b| b.count).collect();
+        assert_eq!(counts, vec![2, 3, 4]);
+    }
 }
