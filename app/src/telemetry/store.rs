@@ -1,5 +1,7 @@
 //! SurrealQL for raw telemetry, rollups and events. Server-only.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use surrealdb::types::{Array, Bytes, Datetime, RecordId, SurrealValue, Value};
 
@@ -636,21 +638,24 @@ pub async fn fleet_series(
 /// Adds `later`'s buckets to `buckets` (both in order): a bucket of the same day or hour is
 /// summed into the one there, with the earlier start.
 fn merge_buckets(buckets: &mut Vec<FleetBucket>, later: Vec<FleetBucket>) {
+    let key = |b: &FleetBucket| (b.day.clone(), b.day.is_none().then_some(b.start));
+    let mut index: HashMap<_, usize> = (buckets.iter().enumerate())
+        .map(|(i, b)| (key(b), i))
+        .collect();
     for b in later {
-        let same = buckets.iter_mut().find(|a| match (&a.day, &b.day) {
-            (Some(x), Some(y)) => x == y,
-            (None, None) => a.start == b.start,
-            _ => false,
-        });
-        match same {
-            Some(a) => {
+        match index.get(&key(&b)) {
+            Some(&i) => {
+                let a = &mut buckets[i];
                 a.start = a.start.min(b.start);
                 a.count += b.count;
                 a.solar_wh += b.solar_wh;
                 a.grid_wh += b.grid_wh;
                 a.load_wh += b.load_wh;
             }
-            None => buckets.push(b),
+            None => {
+                index.insert(key(&b), buckets.len());
+                buckets.push(b);
+            }
         }
     }
     buckets.sort_by(|a, b| match (&a.day, &b.day) {
