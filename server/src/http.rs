@@ -31,7 +31,8 @@ pub struct AppState {
     pub fleet: std::sync::Arc<sunfleet_app::devices::snapshot::FleetCache>,
     /// Desired and reported schedule versions, for ingest answers and schedule saves.
     pub control: std::sync::Arc<sunfleet_app::control::cache::ControlCache>,
-    pub tiles: sunfleet_app::devices::model::Tiles,
+    /// Behind an `Arc`: the state is cloned for every request, its strings need not be.
+    pub tiles: std::sync::Arc<sunfleet_app::devices::model::Tiles>,
     pub particle: Option<std::sync::Arc<sunfleet_app::control::particle::ParticleApi>>,
 }
 
@@ -67,7 +68,7 @@ impl AppState {
             mailer: None,
             fleet,
             control: Default::default(),
-            tiles: sunfleet_app::devices::model::Tiles::openstreetmap(),
+            tiles: std::sync::Arc::new(sunfleet_app::devices::model::Tiles::openstreetmap()),
             particle: None,
         }
     }
@@ -88,7 +89,7 @@ impl AppState {
             provide_context(callers.clone());
             provide_context(fleet.clone());
             provide_context(control.clone());
-            provide_context(tiles.clone());
+            provide_context(sunfleet_app::devices::model::Tiles::clone(&tiles));
             if let Some(mailer) = &mailer {
                 provide_context(mailer.clone());
             }
@@ -340,7 +341,7 @@ async fn serve_on(
     sunfleet_app::db::migrate(db).await?;
     let mut state = AppState::new(db.clone());
     state.mailer = mailer;
-    state.tiles = args.tiles()?;
+    state.tiles = std::sync::Arc::new(args.tiles()?);
     state.particle = args.particle()?.map(std::sync::Arc::new);
     if args.demo {
         crate::demo::seed_once(db).await?;

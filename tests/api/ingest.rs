@@ -840,6 +840,41 @@ async fn readings_committed_just_before_a_crash_get_their_rollups_at_the_next_st
 }
 
 #[tokio::test]
+async fn readings_newer_than_the_stored_status_get_their_rollups_when_the_server_starts_again() {
+    use sunfleet_app::telemetry::model::Status;
+    use sunfleet_app::telemetry::store::{insert_readings, ReadingRecord};
+    let (app, id) = app_with_device().await;
+    let first: Vec<Value> = (0..10).map(|m| status(minute(40 - m), 300.0)).collect();
+    app.post_readings(&id, &first).await;
+    app.ingest.writer.flush().await.unwrap();
+    // What a crash between a batch's commit and the flush of its rollups leaves of a
+    // device posting in order: the readings, newer than its stored status, and no journal.
+    let later: Vec<Status> = (10..30)
+        .map(|m| Status::parse(&status(minute(40 - m), 500.0), None, Utc::now()).unwrap())
+        .collect();
+    insert_readings(
+        &app.db,
+        later.iter().map(|r| ReadingRecord::new(&id, r)).collect(),
+    )
+    .await
+    .unwrap();
+
+    let app = app.reopen().await;
+    // The writer answers a flush once it has caught up.
+    app.ingest.writer.flush().await.unwrap();
+    let hours = rollups(&app.db, RollupTable::Hour, &id, minute(120), minute(-60))
+        .await
+        .unwrap();
+    assert_eq!(hours.iter().map(|h| h.count).sum::<i64>(), 30);
+    // 9 minutes at 300 W, one of 300 → 500 W, 19 at 500 W.
+    let wh: f64 = hours.iter().map(|h| h.solar_wh).sum();
+    let expected = (300.0 * 9.0 + 400.0 + 500.0 * 19.0) / 60.0;
+    assert!((wh - expected).abs() < 1e-6, "{wh} Wh, expected {expected}");
+    let (_, device) = app.device(DEVICE).await;
+    assert_eq!(device["latest"]["solar_w"], 500.0);
+}
+
+#[tokio::test]
 async fn the_fleet_simulator_drives_the_demo_fleet_through_both_paths() {
     let app = spawn_app().await;
     sunfleet::demo::seed(&app.db, Utc::now(), 240, 0)

@@ -165,6 +165,12 @@ impl FleetCache {
             .cloned()
     }
 
+    /// Counts the changes made to devices through this process ([`FleetCache::invalidate`]):
+    /// other caches of device facts hold while it stays the same.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     /// Drops the snapshot: the next request loads the database's view.
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);

@@ -363,6 +363,28 @@ pub async fn reading(db: &Db, device: &DeviceId, at: DateTime<Utc>) -> Result<Op
     Ok(row.map(|r| r.status(at)))
 }
 
+/// The times of one device's readings after `after` (not at it), oldest first: a key-range
+/// scan from there on.
+pub async fn reading_times_after(
+    db: &Db,
+    device: &DeviceId,
+    after: DateTime<Utc>,
+) -> Result<Vec<DateTime<Utc>>> {
+    // Readings are refused more than minutes ahead of the clock: a century is "no end".
+    let end = Utc::now() + chrono::Duration::days(36_525);
+    let mut response = db
+        .query("SELECT VALUE record::id(id)[1] FROM telemetry:[$d, $after]>..=[$d, $end]")
+        .bind(("d", device.as_str().to_string()))
+        .bind(("after", Datetime::from(after)))
+        .bind(("end", Datetime::from(end)))
+        .await
+        .and_then(|r| r.check())
+        .map_err(internal("find readings after the latest"))?;
+    response
+        .take(0)
+        .map_err(internal("find readings after the latest"))
+}
+
 /// How many readings one device has in `[from, to]` (a key-range scan, no table scan).
 pub async fn count_readings(
     db: &Db,

@@ -1,9 +1,9 @@
 //! Who may post telemetry: webhook integrations (a shared secret per integration) and
 //! devices (a per-device token). Secrets are stored as sha-256 and compared in constant
-//! time; both lookups are cached briefly so ingest does not read them on every request.
+//! time; both lookups are cached so ingest does not read them on every request.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono_tz::Tz;
@@ -13,13 +13,14 @@ use surrealdb::types::RecordId;
 
 use sunfleet_app::db::Db;
 use sunfleet_app::devices::model::DeviceId;
+use sunfleet_app::devices::snapshot::FleetCache;
 use sunfleet_app::devices::store as devices;
 use sunfleet_app::error::{AppError, Result};
 
 use super::integrations;
 
 /// How long a change (revoked integration, rotated token, new device) may take to reach
-/// ingest.
+/// ingest when other processes may make it (see [`Auth::device`]).
 const FRESH_FOR: Duration = Duration::from_secs(10);
 /// Unknown devices are remembered for less long: a device registered a moment ago should
 /// be able to post soon.
@@ -58,18 +59,27 @@ impl KnownDevice {
     }
 }
 
+/// A device as read: when, the fleet's generation just before, and what was found.
+type Cached = (Instant, u64, Option<Arc<KnownDevice>>);
+
 pub struct Auth {
     db: Db,
     integrations: Mutex<Option<(Instant, Vec<String>)>>,
-    devices: Mutex<HashMap<DeviceId, (Instant, Option<KnownDevice>)>>,
+    devices: Mutex<HashMap<DeviceId, Cached>>,
+    /// Device changes made through this process move its generation.
+    fleet: Arc<FleetCache>,
+    /// No other process writes the store (embedded SurrealKV).
+    alone: bool,
 }
 
 impl Auth {
-    pub fn new(db: Db) -> Self {
+    pub fn new(db: Db, fleet: Arc<FleetCache>) -> Self {
         Self {
+            alone: db.held_alone(),
             db,
             integrations: Mutex::new(None),
             devices: Mutex::new(HashMap::new()),
+            fleet,
         }
     }
 
@@ -97,23 +107,27 @@ impl Auth {
             .fold(false, |found, h| found | matches(secret, h)))
     }
 
-    /// The device, if it is registered and not decommissioned.
-    pub async fn device(&self, id: &DeviceId) -> Result<Option<KnownDevice>> {
-        if let Some((at, known)) = self.devices.lock().expect("BUG: poisoned").get(id) {
+    /// The device, if it is registered and not decommissioned. Where this process holds
+    /// the store alone, every change to a device goes through it and moves the fleet's
+    /// generation, so a device read since is known for as long as the generation holds:
+    /// a device posting once a minute is not read again for each reading, as a 10 s expiry
+    /// made it.
+    pub async fn device(&self, id: &DeviceId) -> Result<Option<Arc<KnownDevice>>> {
+        let generation = self.fleet.generation();
+        if let Some((at, read_at, known)) = self.devices.lock().expect("BUG: poisoned").get(id) {
             let ttl = if known.is_some() {
                 FRESH_FOR
             } else {
                 UNKNOWN_FOR
             };
-            if at.elapsed() < ttl {
+            let unchanged = *read_at == generation;
+            if unchanged && ((self.alone && known.is_some()) || at.elapsed() < ttl) {
                 return Ok(known.clone());
             }
         }
         let meta = devices::device_meta(&self.db, std::slice::from_ref(id)).await?;
-        let known = meta
-            .into_iter()
-            .find(|m| !m.decommissioned)
-            .map(|m| KnownDevice {
+        let known = meta.into_iter().find(|m| !m.decommissioned).map(|m| {
+            Arc::new(KnownDevice {
                 id: id.clone(),
                 tz: m.timezone.parse().unwrap_or_else(|_| {
                     tracing::warn!(device = %id, tz = %m.timezone, "unknown timezone; using UTC");
@@ -121,12 +135,13 @@ impl Auth {
                 }),
                 owner: m.owner,
                 token_hash: m.token_hash,
-            });
+            })
+        });
         let mut cache = self.devices.lock().expect("BUG: poisoned");
         if cache.len() >= MAX_CACHED_DEVICES {
             cache.clear();
         }
-        cache.insert(id.clone(), (Instant::now(), known.clone()));
+        cache.insert(id.clone(), (Instant::now(), generation, known.clone()));
         Ok(known)
     }
 }

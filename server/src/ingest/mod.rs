@@ -49,8 +49,8 @@ impl Ingest {
         fleet: Arc<sunfleet_app::devices::snapshot::FleetCache>,
     ) -> Self {
         Ingest {
-            writer: writer::Writer::spawn_with(db.clone(), queue_readings, fleet),
-            auth: Arc::new(auth::Auth::new(db)),
+            writer: writer::Writer::spawn_with(db.clone(), queue_readings, fleet.clone()),
+            auth: Arc::new(auth::Auth::new(db, fleet)),
         }
     }
 }
@@ -376,7 +376,7 @@ pub(crate) async fn device_by_token(
     state: &AppState,
     id: &str,
     headers: &HeaderMap,
-) -> Result<auth::KnownDevice, AppError> {
+) -> Result<Arc<auth::KnownDevice>, AppError> {
     let token = auth::bearer(headers)?;
     let id = DeviceId::parse(id).map_err(|_| AppError::Unauthorized)?;
     state

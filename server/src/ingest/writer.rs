@@ -180,11 +180,15 @@ impl Load {
 
 async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>, fleet: Arc<FleetCache>) {
     let mut pipeline = Pipeline::new(db);
+    let started = std::time::Instant::now();
     match pipeline.recover().await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(readings = n, "replayed the ingest journal left by a crash"),
+        Ok(n) => tracing::info!(
+            readings = n,
+            ms = started.elapsed().as_millis() as u64,
+            "caught up rollups and statuses with the readings a stop left out"
+        ),
         Err(e) => {
-            tracing::error!(error = %e, "replaying the ingest journal failed; it stays for the next start")
+            tracing::error!(error = %e, "catching up rollups and statuses failed; it is tried again at the next start")
         }
     }
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
