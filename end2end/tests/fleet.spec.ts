@@ -6,11 +6,12 @@ test.beforeEach(async ({ page }) => {
   await signIn(page, "admin");
 });
 
-// Same formatting as app/src/ui/format.rs.
+// Same formatting as app/src/ui/format.rs: to the shown digit, halves away from zero.
+const round = (x: number) => Math.sign(x) * Math.round(Math.abs(x));
 function watts(w: number): string {
-  if (Math.abs(w) < 1000) return `${w.toFixed(0)} W`;
-  if (Math.abs(w) < 10000) return `${(w / 1000).toFixed(2)} kW`;
-  return `${(w / 1000).toFixed(1)} kW`;
+  if (Math.abs(w) < 1000) return `${round(w).toFixed(0)} W`;
+  if (Math.abs(w) < 10000) return `${(round(w / 10) / 100).toFixed(2)} kW`;
+  return `${(round(w / 100) / 10).toFixed(1)} kW`;
 }
 
 async function callFn(request: APIRequestContext, fn: string, form: Record<string, string>) {

@@ -5,9 +5,11 @@ pub fn watts(w: Option<f64>) -> String {
     match w {
         None => "—".into(),
         Some(w) if !w.is_finite() => "—".into(),
-        Some(w) if w.abs() < 1000.0 => format!("{w:.0} W"),
-        Some(w) if w.abs() < 10_000.0 => format!("{:.2} kW", w / 1000.0),
-        Some(w) => format!("{:.1} kW", w / 1000.0),
+        // Halves round away from zero, as people (and JavaScript's `toFixed`) do; `{:.0}`
+        // alone rounds them to even, so a page said 18 W where an API client showed 19 W.
+        Some(w) if w.abs() < 1000.0 => format!("{:.0} W", w.round()),
+        Some(w) if w.abs() < 10_000.0 => format!("{:.2} kW", (w / 10.0).round() / 100.0),
+        Some(w) => format!("{:.1} kW", (w / 100.0).round() / 10.0),
     }
 }
 
@@ -85,6 +87,14 @@ mod tests {
         assert_eq!(watts(Some(12_500.0)), "12.5 kW");
         assert_eq!(watts(None), "—");
         assert_eq!(watts(Some(f64::NAN)), "—");
+    }
+
+    #[test]
+    fn power_halves_round_away_from_zero() {
+        assert_eq!(watts(Some(18.5)), "19 W");
+        assert_eq!(watts(Some(-18.5)), "-19 W");
+        assert_eq!(watts(Some(1125.0)), "1.13 kW");
+        assert_eq!(watts(Some(12_250.0)), "12.3 kW");
     }
 
     #[test]
