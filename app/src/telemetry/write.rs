@@ -99,10 +99,7 @@ pub struct Pipeline {
     in_flight: Option<InFlight>,
 }
 
-/// Parts of the start-up scan for readings past the stored statuses that run at once.
-const SCAN_PARTS: usize = 4;
-
-#[derive(Debug, Clone, SurrealValue)]
+#[derive(Debug, SurrealValue)]
 struct ReadingKey {
     device: String,
     time: DateTime<Utc>,
@@ -825,29 +822,15 @@ impl Pipeline {
                 by_device.entry(id).or_default().insert(k.time);
             }
         }
-        // One key-range scan per device, most of them empty. One after another they took
-        // 0.36–0.51 s for 5,000 devices (the log line of a restart, after bench/ingest.sh's
-        // first pass), while ingest waits; in four parts at once, 0.32–0.42 s.
-        let mut scans = tokio::task::JoinSet::new();
-        for part in marks.chunks(marks.len().div_ceil(SCAN_PARTS).max(1)) {
-            let (db, part) = (self.db.clone(), part.to_vec());
-            scans.spawn(async move {
-                let mut found = Vec::new();
-                for mark in part {
-                    let Ok(id) = DeviceId::parse(&mark.device) else {
-                        continue;
-                    };
-                    let after = store::reading_times_after(&db, &id, mark.time).await?;
-                    if !after.is_empty() {
-                        found.push((id, after));
-                    }
-                }
-                Ok::<_, AppError>(found)
-            });
-        }
-        while let Some(part) = scans.join_next().await {
-            let part = part.map_err(|e| AppError::internal("catch up", e))??;
-            for (id, after) in part {
+        // One key-range scan per device, most of them empty: 0.36–0.51 s for 5,000 devices
+        // (the log line of a restart after bench/ingest.sh's first pass), while ingest
+        // waits. Four scans at once measured 0.32–0.42 s, within the noise: not worth it.
+        for mark in &marks {
+            let Ok(id) = DeviceId::parse(&mark.device) else {
+                continue;
+            };
+            let after = store::reading_times_after(&self.db, &id, mark.time).await?;
+            if !after.is_empty() {
                 by_device.entry(id).or_default().extend(after);
             }
         }
