@@ -104,7 +104,7 @@ impl<'a> Query<'a> {
 
     /// Binds `$name`. The SDK turns a `(name, value)` pair into a two-element array and
     /// then copies the value out of it (surrealdb 3.3.5, `IntoVariables`): a batch of
-    /// 4,000 readings was built twice. A one-entry map is taken as it is.
+    /// 4,000 readings was copied once more. A one-entry map is taken as it is.
     pub fn bind<V: SurrealValue>(self, (name, value): (impl Into<String>, V)) -> Self {
         let vars = std::collections::BTreeMap::from([(name.into(), value.into_value())]);
         match self {
