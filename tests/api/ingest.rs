@@ -875,6 +875,42 @@ async fn readings_newer_than_the_stored_status_get_their_rollups_when_the_server
 }
 
 #[tokio::test]
+async fn a_fleet_snapshot_loaded_before_the_start_up_catch_up_shows_the_caught_up_readings() {
+    use std::sync::Arc;
+    use sunfleet::ingest::writer::Writer;
+    use sunfleet_app::devices::snapshot::{FleetCache, Snapshot};
+    use sunfleet_app::telemetry::model::Status;
+    use sunfleet_app::telemetry::store::{insert_readings, ReadingRecord};
+    let (app, id) = app_with_device().await;
+    let first: Vec<Value> = (0..10).map(|m| status(minute(40 - m), 300.0)).collect();
+    app.post_readings(&id, &first).await;
+    app.ingest.writer.flush().await.unwrap();
+    // Readings a crash left without rollups or status, as in the test above.
+    let later: Vec<Status> = (10..30)
+        .map(|m| Status::parse(&status(minute(40 - m), 500.0), None, Utc::now()).unwrap())
+        .collect();
+    insert_readings(
+        &app.db,
+        later.iter().map(|r| ReadingRecord::new(&id, r)).collect(),
+    )
+    .await
+    .unwrap();
+
+    // A page loads the fleet before the writer has caught up…
+    let fleet = Arc::new(FleetCache::for_store(&app.db));
+    let solar = |s: &Snapshot| {
+        s.device(None, &id, Utc::now())
+            .and_then(|d| d.latest)
+            .map(|l| l.solar_w)
+    };
+    assert_eq!(solar(&fleet.get(&app.db).await.unwrap()), Some(300.0));
+    // …and a writer starting on this store catches up first, as at a server's start.
+    let writer = Writer::spawn_with(app.db.clone(), 100, fleet.clone());
+    writer.flush().await.unwrap();
+    assert_eq!(solar(&fleet.get(&app.db).await.unwrap()), Some(500.0));
+}
+
+#[tokio::test]
 async fn the_fleet_simulator_drives_the_demo_fleet_through_both_paths() {
     let app = spawn_app().await;
     sunfleet::demo::seed(&app.db, Utc::now(), 240, 0)

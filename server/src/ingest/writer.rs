@@ -182,11 +182,18 @@ async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Message>, fleet: Arc<FleetC
     let mut pipeline = Pipeline::new(db);
     let started = std::time::Instant::now();
     match pipeline.recover().await {
-        Ok(n) => tracing::info!(
-            readings = n,
-            ms = started.elapsed().as_millis() as u64,
-            "caught up rollups and statuses with the readings a stop left out"
-        ),
+        Ok(n) => {
+            // The statuses it wrote went around the fleet snapshot, which a page may have
+            // loaded meanwhile (requests are served while the writer catches up).
+            if n > 0 {
+                fleet.invalidate();
+            }
+            tracing::info!(
+                readings = n,
+                ms = started.elapsed().as_millis() as u64,
+                "caught up rollups and statuses with the readings a stop left out"
+            )
+        }
         Err(e) => {
             tracing::error!(error = %e, "catching up rollups and statuses failed; it is tried again at the next start")
         }
