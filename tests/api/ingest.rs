@@ -839,16 +839,17 @@ async fn readings_committed_just_before_a_crash_get_their_rollups_at_the_next_st
     assert_eq!(device["latest"]["solar_w"], 300.0);
 }
 
-#[tokio::test]
-async fn readings_newer_than_the_stored_status_get_their_rollups_when_the_server_starts_again() {
+/// A device that posted ten readings at 300 W, flushed, and then twenty at 500 W that a
+/// crash left without rollups or status: what a crash between a batch's commit and the
+/// flush of its rollups leaves of a device posting in order (newer than its stored
+/// status, no journal row).
+async fn device_with_readings_a_crash_left() -> (TestApp, DeviceId) {
     use sunfleet_app::telemetry::model::Status;
     use sunfleet_app::telemetry::store::{insert_readings, ReadingRecord};
     let (app, id) = app_with_device().await;
     let first: Vec<Value> = (0..10).map(|m| status(minute(40 - m), 300.0)).collect();
     app.post_readings(&id, &first).await;
     app.ingest.writer.flush().await.unwrap();
-    // What a crash between a batch's commit and the flush of its rollups leaves of a
-    // device posting in order: the readings, newer than its stored status, and no journal.
     let later: Vec<Status> = (10..30)
         .map(|m| Status::parse(&status(minute(40 - m), 500.0), None, Utc::now()).unwrap())
         .collect();
@@ -858,7 +859,12 @@ async fn readings_newer_than_the_stored_status_get_their_rollups_when_the_server
     )
     .await
     .unwrap();
+    (app, id)
+}
 
+#[tokio::test]
+async fn readings_newer_than_the_stored_status_get_their_rollups_when_the_server_starts_again() {
+    let (app, id) = device_with_readings_a_crash_left().await;
     let app = app.reopen().await;
     // The writer answers a flush once it has caught up.
     app.ingest.writer.flush().await.unwrap();
@@ -879,23 +885,7 @@ async fn a_fleet_snapshot_loaded_before_the_start_up_catch_up_shows_the_caught_u
     use std::sync::Arc;
     use sunfleet::ingest::writer::Writer;
     use sunfleet_app::devices::snapshot::{FleetCache, Snapshot};
-    use sunfleet_app::telemetry::model::Status;
-    use sunfleet_app::telemetry::store::{insert_readings, ReadingRecord};
-    let (app, id) = app_with_device().await;
-    let first: Vec<Value> = (0..10).map(|m| status(minute(40 - m), 300.0)).collect();
-    app.post_readings(&id, &first).await;
-    app.ingest.writer.flush().await.unwrap();
-    // Readings a crash left without rollups or status, as in the test above.
-    let later: Vec<Status> = (10..30)
-        .map(|m| Status::parse(&status(minute(40 - m), 500.0), None, Utc::now()).unwrap())
-        .collect();
-    insert_readings(
-        &app.db,
-        later.iter().map(|r| ReadingRecord::new(&id, r)).collect(),
-    )
-    .await
-    .unwrap();
-
+    let (app, id) = device_with_readings_a_crash_left().await;
     // A page loads the fleet before the writer has caught up…
     let fleet = Arc::new(FleetCache::for_store(&app.db));
     let solar = |s: &Snapshot| {
