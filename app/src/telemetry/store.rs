@@ -50,6 +50,19 @@ impl ReadingRecord {
 }
 
 impl ReadingRecord {
+    /// The record as the row to insert, without its NONE fields (a reading without a fault,
+    /// schedule hash or extra fields). SurrealDB never stores NONE, but before dropping a
+    /// field it converts, merges, type-checks and prunes it like any other, per row.
+    pub fn into_row(self) -> Value {
+        match self.into_value() {
+            Value::Object(mut row) => {
+                row.retain(|_, v| !matches!(v, Value::None));
+                Value::Object(row)
+            }
+            other => other,
+        }
+    }
+
     /// The reading as a `Status` again (`time` is the second half of its id).
     pub fn status(self, time: DateTime<Utc>) -> Status {
         Status {
@@ -178,11 +191,16 @@ pub struct EventRecord {
     pub actor: Option<String>,
 }
 
+/// Readings as rows to insert ([`ReadingRecord::into_row`]).
+pub fn rows(readings: Vec<ReadingRecord>) -> Vec<Value> {
+    readings.into_iter().map(ReadingRecord::into_row).collect()
+}
+
 /// Stores readings in one statement (one transaction); repeats of stored readings are
 /// skipped, so the call is idempotent.
 pub async fn insert_readings(db: &Db, readings: Vec<ReadingRecord>) -> Result<()> {
     db.query("INSERT IGNORE INTO telemetry $rows RETURN NONE")
-        .bind(("rows", readings))
+        .bind(("rows", rows(readings)))
         .await
         .and_then(|r| r.check())
         .map_err(internal("insert readings"))?;
@@ -812,6 +830,52 @@ mod tests {
             solar_wh,
             grid_wh: 1.0,
             load_wh: 2.0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reading_is_inserted_without_its_none_fields_and_reads_back_the_same() {
+        let db = crate::db::in_memory(true).await;
+        let device = DeviceId::parse("SF-ROWS-0001").unwrap();
+        let at: DateTime<Utc> = "2026-03-02T10:00:00Z".parse().unwrap();
+        let bare = Status::parse(
+            &serde_json::json!({
+                "time": at.to_rfc3339(), "solar_w": 600.0, "grid_w": 0.0, "load_w": 600.0,
+                "motor_rpm": 1500, "motor_on": true, "dc_bus_v": 350.0, "temperature_c": 30.0,
+            }),
+            None,
+            at,
+        )
+        .unwrap();
+        let full = Status::parse(
+            &serde_json::json!({
+                "time": (at + chrono::Duration::minutes(1)).to_rfc3339(), "solar_w": 1.5,
+                "grid_w": 2.0, "load_w": 3.5, "motor_rpm": 0, "motor_on": false,
+                "dc_bus_v": 12.0, "temperature_c": -4.0, "fault_code": 7,
+                "schedule_version": 3, "schedule_hash": "9F2C44D01BA7E3C5", "fw_build": "abc",
+            }),
+            None,
+            at + chrono::Duration::minutes(1),
+        )
+        .unwrap();
+
+        let Value::Object(row) = ReadingRecord::new(&device, &bare).into_row() else {
+            panic!("a reading is an object");
+        };
+        let keys: Vec<&str> = row.keys().map(String::as_str).collect();
+        for absent in ["fault_code", "schedule_version", "schedule_hash", "extra"] {
+            assert!(!keys.contains(&absent), "{absent} in {keys:?}");
+        }
+        assert!(
+            keys.contains(&"solar_w") && keys.contains(&"id"),
+            "{keys:?}"
+        );
+
+        let records = [&bare, &full].map(|s| ReadingRecord::new(&device, s));
+        insert_readings(&db, records.to_vec()).await.unwrap();
+        for status in [&bare, &full] {
+            let stored = reading(&db, &device, status.time).await.unwrap();
+            assert_eq!(stored.as_ref(), Some(status));
         }
     }
 
