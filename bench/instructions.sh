@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CPU instructions per page request, counted by valgrind's callgrind: a yardstick for A/B
 # comparisons of rendering changes. Pages/s on a shared 2-core machine swing by ±15 % from
-# run to run with the same binary; this count repeats to ±0.1 %. It does not see cache
+# run to run with the same binary; this count repeats to within 2 %. It does not see cache
 # misses (allocation-heavy code costs more time than its instructions say), so a change
 # that it finds worthwhile still has to show in bench/pages.sh.
 #   bench/instructions.sh                          # the Fleet page and a device page
