@@ -29,9 +29,18 @@ done
 kill -0 "$pid" 2>/dev/null || { echo "the server did not start: $(tail -3 "$dir/log")" >&2; exit 1; }
 base="http://127.0.0.1:$port"
 echo "sunfleet $("$SUNFLEET_BIN" --version | cut -d' ' -f2), 5000 devices, $(nproc) cores, $duration per run"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; } # user + system, 1/100 s
+# The server's share of the two cores it shares with wrk, and its CPU per reading: a run
+# that leaves CPU idle is held up by the commit chain, not by the server's CPU.
 wrk_run() { # DAYS_AGO CONNECTIONS DURATION
-  BASE_DAYS_AGO=$1 IDS_FILE="$dir/ids.txt" THREADS=2 wrk -t2 -c"$2" -d"$3" --timeout 10s \
-    -s bench/particle.lua "$base" | grep -E 'accepted/s'
+  local before start out
+  before=$(cpu_ticks)
+  start=$(date +%s%N)
+  out=$(BASE_DAYS_AGO=$1 IDS_FILE="$dir/ids.txt" THREADS=2 wrk -t2 -c"$2" -d"$3" --timeout 10s \
+    -s bench/particle.lua "$base" | grep -E 'accepted/s')
+  echo "$out" | awk -v ticks=$(($(cpu_ticks) - before)) -v ns=$(($(date +%s%N) - start)) '{
+    cpu = ticks / (ns / 1e9); printf "%s; server CPU %d %% of a core, %.0f µs per reading\n",
+      $0, cpu, cpu * 10000 / ($2 > 0 ? $2 : 1) }'
 }
 # A device's first reading costs more than the rest: its state is loaded and its "first
 # reading received" event written. Reported apart, so the runs below measure the sustained
