@@ -267,6 +267,50 @@ async fn a_device_with_a_longer_offline_timeout_stays_online_longer() {
 }
 
 #[tokio::test]
+async fn a_whole_fleet_gone_silent_is_marked_offline_in_one_sweep() {
+    // A cellular outage, or the server back after a long stop: 5,000 devices last heard an
+    // hour ago. One transaction for all of them (85,000 keys) failed at every sweep.
+    let app = spawn_app().await;
+    let now = Utc::now();
+    sunfleet::demo::seed_with(&app.db, now, 5000, 0, 0)
+        .await
+        .unwrap();
+    app.db
+        .query(
+            "FOR $d IN (SELECT VALUE record::id(id) FROM device) {
+                 CREATE type::record('device_status', $d) SET last_seen = $at, online = true,
+                     solar_w = 0.0, grid_w = 0.0, load_w = 0.0, motor_rpm = 0,
+                     motor_on = false, dc_bus_v = 0.0, temperature_c = 20.0 RETURN NONE;
+             }",
+        )
+        .bind((
+            "at",
+            surrealdb::types::Datetime::from(now - Duration::hours(1)),
+        ))
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+    let nothing_in_memory = std::collections::HashMap::new();
+
+    let silent = sunfleet_app::telemetry::write::sweep_offline(&app.db, now, &nothing_in_memory)
+        .await
+        .unwrap();
+
+    assert_eq!(silent.len(), 5000);
+    let mut counts = app
+        .db
+        .query("SELECT VALUE count() FROM device_status WHERE online = true GROUP ALL")
+        .query("SELECT VALUE count() FROM event WHERE kind = 'offline' GROUP ALL")
+        .await
+        .unwrap();
+    let online: Option<i64> = counts.take(0).unwrap();
+    let events: Option<i64> = counts.take(1).unwrap();
+    assert_eq!(online.unwrap_or(0), 0, "every device is offline");
+    assert_eq!(events, Some(5000), "one offline event per device");
+}
+
+#[tokio::test]
 async fn an_unknown_device_is_404_and_its_delivery_is_kept_as_a_dead_letter() {
     let (app, _) = app_with_device().await;
     let event = particle_event("e00fce68cccccccccccccccc", &status(minute(1), 1.0));
