@@ -401,7 +401,7 @@ impl Pipeline {
         let done = self
             .db
             .query("BEGIN TRANSACTION")
-            .query("INSERT IGNORE INTO telemetry $readings RETURN NONE")
+            .query(store::INSERT_READINGS)
             .query("INSERT INTO event $events RETURN NONE")
             .query(CHUNK)
             .query("COMMIT TRANSACTION")
@@ -1000,7 +1000,7 @@ impl Commit {
         let event_devices = crate::history::store::devices_of(&events);
         let mut query = db
             .query("BEGIN TRANSACTION")
-            .query("INSERT IGNORE INTO telemetry $readings RETURN NONE")
+            .query(store::INSERT_READINGS)
             .bind(("readings", store::rows(readings)));
         // Most batches raise no event: one statement fewer to run per commit.
         if !events.is_empty() {
