@@ -8,7 +8,8 @@ scripts/vendor.sh
 
 # cargo-leptos regenerates (and re-timestamps) the whole site on every run, which would
 # relink the server each time. Skip the front end when none of its inputs changed.
-front_inputs=$(find app/src frontend style public Cargo.toml Cargo.lock -type f -print0 |
+front_inputs=$(find app/src frontend style public Cargo.toml Cargo.lock .cargo \
+  third_party/tachys third_party/leptos_macro -type f -print0 |
   sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 stamp=target/site/.front-inputs
 if [ -f target/site/pkg/sunfleet.wasm ] && [ "$(cat "$stamp" 2>/dev/null)" = "$front_inputs" ]; then
