@@ -8,7 +8,8 @@
 #    device page at 250 pages/s each, p50/p99;
 # 2. closed loop: peak pages/s at 64 connections;
 # 3. chart queries (the series server function, one at a time): one device over 24 h, 30 d
-#    and 1 y, the whole fleet over 24 h, p50/p99; then the open loop of step 1 again while
+#    and 1 y, the whole fleet over 24 h (power, and the chart page's max temperature and
+#    speed), p50/p99; then the open loop of step 1 again while
 #    the fleet simulator posts every device's reading once a minute;
 # 4. the front end: WASM + JS (brotli, as served) and the time until the map with 5,000
 #    markers is drawn in headless Chromium.
@@ -92,6 +93,13 @@ series "one device, 24 h" "device=$device&from=$(ago '24 hours')&to=$now"
 series "one device, 30 d" "device=$device&from=$(ago '30 days')&to=$now"
 series "one device, 1 y" "device=$device&from=$(ago '365 days')&to=$now"
 series "whole fleet, 24 h" "from=$(ago '24 hours')&to=$now"
+# The chart page's own query: a fleet's temperature and speed (read from every device's
+# rollup and summed up by the server, unlike power, which SurrealDB sums).
+echo "== chart query, one at a time: whole fleet, 24 h, max temperature and rpm"
+oha --no-tui -n "${QUERIES:-200}" -c 1 -m POST -H "Cookie: $cookie" \
+  -H "Content-Type: application/x-www-form-urlencoded" \
+  -d "config=m%3Dtemperature%2Crpm%26agg%3Dmax%26range%3D24h&viewer_tz=UTC" \
+  "$base/api/chart" | summary
 
 # The open loop again while the whole fleet posts once a minute (83 readings/s), as it does
 # in the field: every reading changes a status the Fleet page shows. After the chart queries,

@@ -81,3 +81,53 @@ test("a range with no data says so, and a backwards range is refused", async ({ 
   await page.getByRole("button", { name: "Show this range" }).click();
   await expect(page.getByRole("alert").filter({ hasText: "ends before it starts" })).toBeVisible();
 });
+
+test("a fleet chart shows any metric at min, avg or max, and its time series as CSV", async ({
+  page,
+}) => {
+  const errors = watchConsole(page);
+  await signIn(page, "dealer", "/charts?m=temperature,rpm&agg=max&range=24h");
+  const chart = page.getByTestId("chart");
+  await expect(chart).toHaveAttribute("data-series", /Temperature \(°C, fleet max\)/);
+  await expect(chart).toHaveAttribute("data-series", /Motor speed \(rpm, fleet max\)/);
+  await expect(chart.locator("canvas")).toHaveCount(1);
+  const hours = Number(await chart.getAttribute("data-points"));
+  expect(hours).toBeGreaterThanOrEqual(24);
+
+  await page.getByLabel("Aggregation").selectOption("avg");
+  await expect(chart).toHaveAttribute("data-series", /Temperature \(°C, fleet avg\)/);
+  await expect(page).not.toHaveURL(/agg=/);
+  await page.getByLabel("Solar (W)", { exact: true }).check();
+  await expect(chart).toHaveAttribute("data-series", /Solar \(W, fleet total\)/);
+  await page.locator("#chart-type").selectOption("stacked");
+  await expect(page).toHaveURL(/type=stacked/);
+  await expect(chart.locator("canvas")).toHaveCount(1);
+  // Switching the system to dark redraws the chart in the dark palette.
+  await expect(chart).toHaveAttribute("data-scheme", "light");
+  await page.emulateMedia({ colorScheme: "dark" });
+  await expect(chart).toHaveAttribute("data-scheme", "dark");
+
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("link", { name: "Download CSV" }).click(),
+  ]);
+  const csv = fs.readFileSync((await download.path())!, "utf8").trim().split(/\r?\n/);
+  expect(csv[0]).toMatch(/^time_utc,time_[A-Za-z_/]+,/);
+  expect(csv[0]).toContain("temperature_deg_C");
+  expect(csv[0]).toContain("solar_W");
+  expect(csv.length - 1).toBe(Number(await chart.getAttribute("data-points")));
+  // UTC instant, then the local hour with its zone named.
+  expect(csv[1]).toMatch(/^\d{4}-\d{2}-\d{2}T[\d:]+\+00:00,[A-Z][a-z]{2} \d{2} \d{2}:\d{2} \S+,/);
+  expect(errors).toEqual([]);
+});
+
+test("a bookmarked chart link with a backwards range says so and shows the default", async ({
+  page,
+}) => {
+  await signIn(page, "customer", "/charts?m=solar&from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z");
+  await hydrated(page);
+  await expect(
+    page.getByRole("alert").filter({ hasText: "not understood (the range ends before it starts" }),
+  ).toBeVisible();
+  await expect(page.getByTestId("chart")).toHaveAttribute("data-series", /Solar/);
+});

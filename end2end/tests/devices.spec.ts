@@ -104,6 +104,33 @@ test.describe("a dealer in the field", () => {
     await page.getByRole("button", { name: "Save location" }).click();
     await expect(page.getByTestId("location-text")).toContainText("40.58530, -105.08440 ±12 m");
     await expect(page.getByTestId("location-text")).toContainText("geolocation");
+
+    // A click on the map (away from the marker and the zoom buttons) moves it there.
+    const map = page.getByTestId("location-map");
+    const box = (await map.boundingBox())!;
+    await map.click({ position: { x: box.width * 0.8, y: box.height * 0.5 } });
+    await expect(page.getByText("Position taken from the map")).toBeVisible();
+    await expect(page.getByLabel("Latitude")).not.toHaveValue("40.585300");
+    await expect(page.getByText("accurate to about")).toHaveCount(0);
+    await page.getByRole("button", { name: "Save location" }).click();
+    await expect(page.getByTestId("location-text")).toContainText(" · map, by ");
+    await expect(page.getByTestId("location-text")).not.toContainText("±");
+    expect(errors).toEqual([]);
+  });
+
+  test("Near me sorts the fleet by distance from where the dealer stands", async ({ page }) => {
+    const errors = watchConsole(page);
+    await signIn(page, "dealer", "/fleet");
+    await hydrated(page);
+    await page.getByRole("button", { name: "Near me" }).click();
+    await expect(page).toHaveURL(/near=40\.585\d*(%2C|,)-105\.084/);
+    await expect(page).toHaveURL(/sort=distance/);
+    const nearest = (await fleetApi(page, "near=40.5853,-105.0844&sort=distance")).rows;
+    expect(nearest.length).toBeGreaterThan(1);
+    await expect(page.locator("tbody tr[data-device]").first()).toHaveAttribute(
+      "data-device",
+      nearest[0].id,
+    );
     expect(errors).toEqual([]);
   });
 });
@@ -117,7 +144,9 @@ test.describe("without location permission", () => {
     await page.goto(`/devices/${first.id}`);
     await hydrated(page);
     await page.getByRole("button", { name: "Use my location" }).click();
-    await expect(page.getByRole("alert").filter({ hasText: /enter the coordinates/ })).toBeVisible();
+    await expect(
+      page.getByRole("alert").filter({ hasText: /permission was denied.*enter the coordinates/ }),
+    ).toBeVisible();
     await page.getByLabel("Latitude").fill("95");
     await page.getByLabel("Longitude").fill("-104.5");
     await page.getByRole("button", { name: "Save location" }).click();
@@ -126,6 +155,13 @@ test.describe("without location permission", () => {
     await page.getByRole("button", { name: "Save location" }).click();
     await expect(page.getByTestId("location-text")).toContainText("40.25000, -104.50000");
     await expect(page.getByTestId("location-text")).toContainText("typed");
+
+    // Near me says the same, and the fleet stays as it was.
+    await page.goto("/fleet");
+    await hydrated(page);
+    await page.getByRole("button", { name: "Near me" }).click();
+    await expect(page.getByRole("alert").filter({ hasText: /permission was denied/ })).toBeVisible();
+    await expect(page).not.toHaveURL(/near=/);
   });
 });
 

@@ -115,3 +115,53 @@ impl ServeArgs {
         Ok(tiles)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn serve(args: &[&str]) -> ServeArgs {
+        let mut argv = vec!["sunfleet"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).expect("arguments parse").serve
+    }
+
+    #[test]
+    fn the_map_uses_openstreetmap_with_its_attribution_by_default() {
+        let tiles = serve(&[]).tiles().unwrap();
+        assert!(tiles.url.contains("openstreetmap.org"), "{}", tiles.url);
+        assert!(tiles.attribution.contains("OpenStreetMap"));
+    }
+
+    #[test]
+    fn a_tile_url_and_its_attribution_replace_the_default() {
+        let tiles = serve(&[
+            "--tile-url",
+            "https://tiles.example/{z}/{x}/{y}.png",
+            "--tile-attribution",
+            "© Example Maps",
+        ])
+        .tiles()
+        .unwrap();
+        assert_eq!(tiles.url, "https://tiles.example/{z}/{x}/{y}.png");
+        assert_eq!(tiles.attribution, "© Example Maps");
+    }
+
+    #[test]
+    fn a_tile_url_that_is_not_a_template_is_refused_at_start_up() {
+        for bad in [
+            "https://tiles.example/map.png",
+            "ftp://t.example/{z}/{x}/{y}",
+        ] {
+            let e = serve(&["--tile-url", bad]).tiles().unwrap_err();
+            assert!(e.to_string().contains("SUNFLEET_TILE_URL"), "{bad}: {e}");
+        }
+    }
+}

@@ -135,6 +135,38 @@ async fn near_me_sorts_by_distance_and_a_box_keeps_only_what_is_inside() {
     assert_eq!(map["points"].as_array().unwrap().len(), 3);
     assert_eq!(map["unplaced"], 1);
     assert!(map["tiles"]["url"].as_str().unwrap().contains("{z}"));
+    // The map's area as a filter: the list and the map show the same devices.
+    let (_, boxed) = app
+        .post_fn("/api/fleet_map", &[("filter", "bbox=39,-106,42,-103")])
+        .await;
+    let mut ids = map_ids(&boxed);
+    ids.sort();
+    assert_eq!(ids, ["SF-1-00001", "SF-1-00002"]);
+    // Each persona's map holds its own devices only.
+    let (partner, dealer, customer) = app.sample_personas().await;
+    for (who, expected) in [
+        (&partner, vec!["SF-1-00001"]),
+        (&dealer, vec!["SF-1-00002", "SF-1-00003"]),
+        (&customer, vec!["SF-1-00002"]),
+    ] {
+        let (status, map) = app
+            .post_fn_as(who, "/api/fleet_map", &[("filter", "")])
+            .await;
+        assert_eq!(status, 200, "{map}");
+        let mut ids = map_ids(&map);
+        ids.sort();
+        assert_eq!(ids, expected, "{who:?}");
+        assert_eq!(map["unplaced"], 0, "{who:?}");
+    }
+}
+
+fn map_ids(map: &Value) -> Vec<String> {
+    map["points"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// A server function's form fields.
@@ -292,12 +324,38 @@ async fn edits_transfers_and_locations_are_saved_and_recorded() {
     // The list shows the change at once, not after the snapshot ages.
     let (_, fleet) = app.fleet("platte north").await;
     assert_eq!(fleet["rows"][0]["owner"], "Laramie");
+    // The new firmware is a filter of its own.
+    let (_, fleet) = app.fleet_filter("firmware=3.1.0").await;
+    assert_eq!(names(&fleet), ["Platte North"], "{fleet}");
+    let (_, fleet) = app.fleet_filter("firmware=2.5.2").await;
+    assert!(
+        !names(&fleet).contains(&"Platte North".to_string()),
+        "{fleet}"
+    );
+    // A click on the map moves it again, recorded as such.
+    let (status, body) = app
+        .post_fn_as(
+            &dealer,
+            "/api/device_locate",
+            &[
+                ("id", "SF-1-00002"),
+                ("lat", "40.6"),
+                ("lon", "-105.1"),
+                ("source", "map"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, device) = app.device("SF-1-00002").await;
+    assert_eq!(device["location"]["source"], "map");
+    assert!(device["location"]["accuracy_m"].is_null(), "{device}");
     let (_, audit) = app.post_fn("/api/audit", &[]).await;
     let text = audit.to_string();
     for kind in ["device_updated", "device_transferred", "device_located"] {
         assert!(text.contains(kind), "{kind} missing: {text}");
     }
     assert!(text.contains("±12 m") || text.contains("±13 m"), "{text}");
+    assert!(text.contains("40.60000, -105.10000 (map)"), "{text}");
 }
 
 #[tokio::test]
@@ -375,6 +433,16 @@ async fn bad_edits_change_nothing() {
 #[tokio::test]
 async fn a_decommissioned_device_leaves_the_fleet_but_keeps_its_history_and_id() {
     let app = spawn_sample_tree().await;
+    let id = sunfleet_app::devices::model::DeviceId::parse("SF-1-00002").unwrap();
+    let readings: Vec<Value> = (1..=30)
+        .map(|m| {
+            json!({"time": sunfleet_tests::minute(m).to_rfc3339(), "solar_w": 700.0,
+                   "grid_w": 0.0, "load_w": 700.0, "motor_rpm": 3000, "motor_on": true,
+                   "dc_bus_v": 350.0, "temperature_c": 30.0})
+        })
+        .collect();
+    app.post_readings(&id, &readings).await;
+    app.ingest.writer.flush().await.unwrap();
     let (_, body) = app
         .post_fn("/api/device_token", &[("id", "SF-1-00002")])
         .await;
@@ -425,6 +493,17 @@ async fn a_decommissioned_device_leaves_the_fleet_but_keeps_its_history_and_id()
         .take(0)
         .unwrap();
     assert_eq!(kept.as_deref(), Some("Platte Well"), "the record stays");
+    // Its readings stay, and its chart still draws them.
+    let (status, chart) = app
+        .post_fn(
+            "/api/chart",
+            &[("config", "device=SF-1-00002&m=solar&range=1h")],
+        )
+        .await;
+    assert_eq!(status, 200, "{chart}");
+    let solar = chart["lines"][0]["values"].as_array().unwrap();
+    assert_eq!(solar.len(), 30, "{chart}");
+    assert!(solar.iter().all(|w| w.as_f64() == Some(700.0)), "{chart}");
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::model::{ChartConfig, DayEnergy, Metric, SavedChart};
+use super::model::{Agg, ChartConfig, DayEnergy, Metric, SavedChart};
 use crate::error::AppError;
 use crate::telemetry::model::Resolution;
 
@@ -37,6 +37,21 @@ pub struct ChartData {
 impl ChartData {
     pub fn is_empty(&self) -> bool {
         self.times.is_empty() && self.days.is_empty()
+    }
+
+    /// A line's name in the legend and tooltip: what a fleet line adds up says so (power
+    /// averaged per bucket is the fleet's total; a min or max is one device's reading; rpm,
+    /// volts and degrees are over all the fleet's readings).
+    pub fn line_name(&self, metric: Metric) -> String {
+        let (label, unit) = (metric.label(), metric.unit());
+        let agg = self.config.agg;
+        match (self.config.device.is_some(), metric.is_power(), agg) {
+            (true, _, Agg::Avg) => format!("{label} ({unit})"),
+            (true, _, _) => format!("{label} ({unit}, {})", agg.as_str()),
+            (false, true, Agg::Avg) => format!("{label} ({unit}, fleet total)"),
+            (false, true, _) => format!("{label} ({unit}, {} of one device)", agg.as_str()),
+            (false, false, _) => format!("{label} ({unit}, fleet {})", agg.as_str()),
+        }
     }
 }
 
@@ -170,19 +185,6 @@ mod ssr {
             (None, Some(org)) => Some(caller.org_subtree(db, org).await?),
             (None, None) => caller.scope.orgs(),
         };
-        if device.is_none() {
-            if let Some(m) = config.metrics.iter().find(|m| !m.is_power()) {
-                return Err(AppError::validation(format!(
-                    "{} is charted per device; fleet charts show solar, grid and load power",
-                    m.label()
-                )));
-            }
-            if config.agg != Agg::Avg {
-                return Err(AppError::validation(
-                    "fleet charts show the average power of each bucket; choose avg",
-                ));
-            }
-        }
         let name = match &device {
             Some(id) => live
                 .as_ref()
@@ -219,7 +221,10 @@ mod ssr {
         }
         let of = match &device {
             Some(id) => SeriesOf::Device(id.clone()),
-            None => SeriesOf::Fleet(orgs),
+            None if config.metrics.iter().all(|&m| fleet_total(m, config.agg)) => {
+                SeriesOf::Fleet(orgs)
+            }
+            None => SeriesOf::FleetStats(orgs),
         };
         let series: Series = crate::telemetry::store::series(db, &of, from, to, None)
             .await?
@@ -234,7 +239,9 @@ mod ssr {
         let tz: chrono_tz::Tz = zone_name.parse().unwrap_or(chrono_tz::UTC);
         let format = match series.resolution {
             Resolution::Day => "%Y-%m-%d",
-            _ => "%b %d %H:%M",
+            // The zone abbreviation tells the two 02:00s of an autumn night apart and names
+            // the timezone in the tooltip, which shows this label.
+            _ => "%b %d %H:%M %Z",
         };
         let bucket_hours = match series.resolution {
             Resolution::Raw => None,
@@ -249,21 +256,21 @@ mod ssr {
                 values: series
                     .points
                     .iter()
-                    .map(|p| match p.metrics.get(metric.index()) {
-                        Some(stat) => Some(match config.agg {
-                            Agg::Avg => stat.avg,
-                            Agg::Min => stat.min,
-                            Agg::Max => stat.max,
-                        }),
-                        // Fleet buckets: average power from the energy of the bucket.
-                        None => p.energy_wh.zip(bucket_hours).map(|(wh, hours)| {
+                    .map(|p| {
+                        // The fleet's power: its total, from the energy of the bucket.
+                        if device.is_none() && fleet_total(metric, config.agg) {
                             let i = match metric {
                                 Metric::Solar => 0,
                                 Metric::Grid => 1,
                                 _ => 2,
                             };
-                            wh[i] / hours
-                        }),
+                            return p.energy_wh.zip(bucket_hours).map(|(wh, h)| wh[i] / h);
+                        }
+                        p.metrics.get(metric.index()).map(|stat| match config.agg {
+                            Agg::Avg => stat.avg,
+                            Agg::Min => stat.min,
+                            Agg::Max => stat.max,
+                        })
                     })
                     .collect(),
             })
@@ -287,6 +294,12 @@ mod ssr {
             days: Vec::new(),
             config,
         })
+    }
+
+    /// Whether a fleet chart draws `metric` as the fleet's total (average power summed over
+    /// its devices) rather than as a min, mean or max over the fleet's readings.
+    fn fleet_total(metric: Metric, agg: Agg) -> bool {
+        metric.is_power() && agg == Agg::Avg
     }
 
     /// The timezone of a device that left the live fleet.

@@ -16,6 +16,13 @@ use crate::ui::{ActionError, AfterLoad, ErrorBox, Loading};
 #[component]
 pub fn ChartPanel(#[prop(into)] path: String, device: Option<String>) -> impl IntoView {
     let location = use_location();
+    // A bookmarked or hand-edited link whose settings do not parse (a range that ends before
+    // it starts, say) still shows a chart, the default one, and says why.
+    let url_problem = Memo::new(move |_| {
+        ChartConfig::parse_query(&location.search.try_get().unwrap_or_default())
+            .err()
+            .map(|e| e.to_string())
+    });
     let device_fixed = device.clone();
     let config = Memo::new(move |_| {
         let mut c = ChartConfig::parse_query(&location.search.try_get().unwrap_or_default())
@@ -60,15 +67,25 @@ pub fn ChartPanel(#[prop(into)] path: String, device: Option<String>) -> impl In
         );
     };
     let save = ServerAction::<SaveChart>::new();
-    let fleet = device.is_none();
     view! {
         <section class="chart-panel" aria-label="Chart">
             // The controls take their state in the browser (`prop:`) and only act there, like
             // the chart itself: built there, right after hydration, they cost the server ~100
             // elements per page render.
             <AfterLoad>
-                <Controls config go fleet />
+                <Controls config go />
             </AfterLoad>
+            {move || {
+                url_problem
+                    .get()
+                    .map(|problem| {
+                        view! {
+                            <p class="error-box" role="alert">
+                                {format!("This link's chart settings were not understood ({problem}); showing the default chart instead.")}
+                            </p>
+                        }
+                    })
+            }}
             // No Suspense: the server and the hydrating browser both start with "loading"
             // (the data is only ever fetched in the browser), so they agree.
             {move || match data.get() {
@@ -116,7 +133,6 @@ type Edit = Box<dyn Fn(&mut ChartConfig, String) + Send + Sync>;
 fn Controls(
     config: Memo<ChartConfig>,
     go: impl Fn(ChartConfig) + Copy + Send + Sync + 'static,
-    fleet: bool,
 ) -> impl IntoView {
     let with = move |edit: Edit| {
         move |ev: leptos::ev::Event| {
@@ -158,15 +174,11 @@ fn Controls(
             Err(e) => set_range_problem.set(Some(e.to_string())),
         }
     };
-    let metrics: Vec<Metric> = Metric::ALL
-        .into_iter()
-        .filter(|m| !fleet || m.is_power())
-        .collect();
     view! {
         <form class="chart-controls" on:submit=|ev| ev.prevent_default()>
             <fieldset class="metrics">
                 <legend>"Metrics"</legend>
-                {metrics
+                {Metric::ALL
                     .into_iter()
                     .map(|m| {
                         view! {
@@ -222,28 +234,23 @@ fn Controls(
             <button type="button" class="secondary" on:click=apply_custom>
                 "Show this range"
             </button>
-            {(!fleet)
-                .then(|| {
-                    view! {
-                        <div class="field">
-                            <label for="chart-agg">"Aggregation"</label>
-                            <select id="chart-agg" on:change=with(Box::new(|c, v| {
-                                c.agg = Agg::ALL.into_iter().find(|a| a.as_str() == v).unwrap_or_default();
-                            }))>
-                                {Agg::ALL
-                                    .into_iter()
-                                    .map(|a| {
-                                        view! {
-                                            <option value=a.as_str() selected=move || config.get().agg == a>
-                                                {a.label()}
-                                            </option>
-                                        }
-                                    })
-                                    .collect_view()}
-                            </select>
-                        </div>
-                    }
-                })}
+            <div class="field">
+                <label for="chart-agg">"Aggregation"</label>
+                <select id="chart-agg" on:change=with(Box::new(|c, v| {
+                    c.agg = Agg::ALL.into_iter().find(|a| a.as_str() == v).unwrap_or_default();
+                }))>
+                    {Agg::ALL
+                        .into_iter()
+                        .map(|a| {
+                            view! {
+                                <option value=a.as_str() selected=move || config.get().agg == a>
+                                    {a.label()}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+            </div>
             <div class="field">
                 <label for="chart-type">"Chart"</label>
                 <select id="chart-type" on:change=with(Box::new(|c, v| {
@@ -307,15 +314,36 @@ fn Plot(data: ChartData) -> impl IntoView {
     let el = NodeRef::<leptos::html::Div>::new();
     #[cfg(feature = "hydrate")]
     {
+        use wasm_bindgen::JsCast;
+        // Redrawn in the other palette when the system switches between light and dark.
+        let dark = RwSignal::new(crate::map::browser::prefers_dark());
+        let query = web_sys::window()
+            .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten());
+        if let Some(query) = query {
+            let listener = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
+                dark.try_set(crate::map::browser::prefers_dark());
+            });
+            query.set_onchange(Some(listener.as_ref().unchecked_ref()));
+            let kept = StoredValue::new_local(Some((query, listener)));
+            on_cleanup(move || {
+                kept.try_update_value(|kept| {
+                    if let Some((query, _listener)) = kept.take() {
+                        query.set_onchange(None);
+                    }
+                });
+            });
+        }
         let data = data.clone();
         Effect::new(move |_| {
             let Some(div) = el.get() else { return };
+            let scheme = if dark.get() { "dark" } else { "light" };
             let data = data.clone();
             leptos::task::spawn_local(async move {
                 if crate::map::browser::ensure_echarts().await.is_err() {
                     return;
                 }
                 draw(&div, &data);
+                let _ = div.set_attribute("data-scheme", scheme);
             });
         });
     }
@@ -347,7 +375,7 @@ fn series_names(data: &ChartData) -> Vec<String> {
     if data.days.is_empty() {
         data.lines
             .iter()
-            .map(|l| format!("{} ({})", l.metric.label(), l.metric.unit()))
+            .map(|l| data.line_name(l.metric))
             .collect()
     } else {
         vec![
@@ -438,11 +466,11 @@ fn draw(div: &web_sys::HtmlDivElement, data: &ChartData) {
             Legend::new()
                 .top(40)
                 .text_style(TextStyle::new().color(text)),
-        )
-        .grid(Grid::new().top(80).left(60).right(60).bottom(40));
+        );
     if !data.days.is_empty() {
         let dates: Vec<String> = data.days.iter().map(|d| d.date.clone()).collect();
         chart = chart
+            .grid(Grid::new().top(80).left(60).right(60).bottom(40))
             .x_axis(
                 Axis::new()
                     .type_(AxisType::Category)
@@ -500,22 +528,33 @@ fn draw(div: &web_sys::HtmlDivElement, data: &ChartData) {
                     ),
             );
     } else {
-        let units: Vec<&str> = {
-            let mut u: Vec<&str> = data.lines.iter().map(|l| l.metric.unit()).collect();
-            u.dedup();
-            u
-        };
-        chart = chart.x_axis(
-            Axis::new()
-                .type_(AxisType::Category)
-                .data(data.labels.clone())
-                .axis_label(label()),
-        );
-        for unit in &units {
+        // One y axis per unit, in the order the metrics were chosen: the first on the
+        // left, the second on the right, further ones stepped outwards on alternate sides.
+        let mut units: Vec<&str> = Vec::new();
+        for l in &data.lines {
+            if !units.contains(&l.metric.unit()) {
+                units.push(l.metric.unit());
+            }
+        }
+        let step = 56;
+        let left = 60 + step * (units.len().saturating_sub(1) / 2) as i64;
+        let right = 60 + step * (units.len().saturating_sub(2).div_ceil(2)) as i64;
+        chart = chart
+            .grid(Grid::new().top(80).left(left).right(right).bottom(40))
+            .x_axis(
+                Axis::new()
+                    .type_(AxisType::Category)
+                    .data(data.labels.clone())
+                    .axis_label(label()),
+            );
+        for (i, unit) in units.iter().enumerate() {
+            let side = if i % 2 == 0 { "left" } else { "right" };
             chart = chart.y_axis(
                 Axis::new()
                     .type_(AxisType::Value)
                     .name(*unit)
+                    .position(side)
+                    .offset((step * (i / 2) as i64) as f64)
                     .axis_label(label()),
             );
         }
@@ -525,14 +564,16 @@ fn draw(div: &web_sys::HtmlDivElement, data: &ChartData) {
                 .position(|u| *u == l.metric.unit())
                 .unwrap_or(0);
             let mut line = Line::new()
-                .name(format!("{} ({})", l.metric.label(), l.metric.unit()))
+                .name(data.line_name(l.metric))
                 .show_symbol(false)
-                .y_axis_index(axis.min(1) as f64)
+                .y_axis_index(axis as f64)
                 .item_style(charming::element::ItemStyle::new().color(colour(l.metric)))
                 .data(l.values.clone());
             match data.config.kind {
                 ChartKind::Area => line = line.area_style(AreaStyle::new().opacity(0.25)),
-                ChartKind::Stacked => {
+                // Stacking adds solar and grid up to what was drawn in all; other metrics
+                // (load already is that sum, rpm, volts, degrees) are drawn on their own.
+                ChartKind::Stacked if matches!(l.metric, Metric::Solar | Metric::Grid) => {
                     line = line
                         .stack("power")
                         .area_style(AreaStyle::new().opacity(0.6))
@@ -546,4 +587,71 @@ fn draw(div: &web_sys::HtmlDivElement, data: &ChartData) {
     crate::map::browser::echarts_dispose(element);
     let id = div.id();
     let _ = charming::WasmRenderer::new_opt(None, Some(380)).render(&id, &chart);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::api::ChartLine;
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn fleet_chart(agg: Agg) -> ChartData {
+        let t = |h| Utc.with_ymd_and_hms(2026, 10, 25, h, 0, 0).unwrap();
+        ChartData {
+            config: ChartConfig {
+                metrics: vec![Metric::Solar, Metric::Temperature],
+                agg,
+                ..ChartConfig::default()
+            },
+            title: "Your fleet".into(),
+            timezone: "Europe/Berlin".into(),
+            from: t(0),
+            to: t(2),
+            resolution: Some(crate::telemetry::model::Resolution::Hour),
+            times: vec![t(0), t(1)],
+            // The autumn night's two 02:00s, told apart by their zones.
+            labels: vec!["Oct 25 02:00 CEST".into(), "Oct 25 02:00 CET".into()],
+            lines: vec![
+                ChartLine {
+                    metric: Metric::Solar,
+                    values: vec![Some(1234.567), None],
+                },
+                ChartLine {
+                    metric: Metric::Temperature,
+                    values: vec![Some(21.5), Some(20.0)],
+                },
+            ],
+            days: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_time_series_downloads_with_utc_and_local_times_and_units() {
+        let csv = csv(&fleet_chart(Agg::Avg));
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "time_utc,time_Europe/Berlin,solar_W,temperature_deg_C",
+                "2026-10-25T00:00:00+00:00,Oct 25 02:00 CEST,1234.57,21.50",
+                // An empty bucket is an empty field, not a zero.
+                "2026-10-25T01:00:00+00:00,Oct 25 02:00 CET,,20.00",
+            ]
+        );
+    }
+
+    #[test]
+    fn fleet_lines_say_what_they_add_up() {
+        let avg = fleet_chart(Agg::Avg);
+        assert_eq!(avg.line_name(Metric::Solar), "Solar (W, fleet total)");
+        assert_eq!(
+            avg.line_name(Metric::Temperature),
+            "Temperature (°C, fleet avg)"
+        );
+        let max = fleet_chart(Agg::Max);
+        assert_eq!(max.line_name(Metric::Solar), "Solar (W, max of one device)");
+        let mut device = fleet_chart(Agg::Avg);
+        device.config.device = Some("SF-1".into());
+        assert_eq!(device.line_name(Metric::Solar), "Solar (W)");
+    }
 }

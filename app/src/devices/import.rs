@@ -155,24 +155,17 @@ pub fn parse(text: &str) -> Result<Vec<Result<Draft, RowReport>>, AppError> {
         .map(|record| {
             let draft = draft(&columns, record)?;
             if let Some(first) = seen.get(draft.id.as_str()) {
-                return Err(row_error(
-                    record,
-                    format!("device {} already appears on line {first}", draft.id),
-                ));
+                return Err(RowReport {
+                    line: record.line,
+                    id: draft.id.to_string(),
+                    action: RowAction::Error,
+                    detail: format!("device {} already appears on line {first}", draft.id),
+                });
             }
             seen.insert(draft.id.to_string(), record.line);
             Ok(draft)
         })
         .collect())
-}
-
-fn row_error(record: &csv::Record, detail: impl Into<String>) -> RowReport {
-    RowReport {
-        line: record.line,
-        id: record.fields.first().cloned().unwrap_or_default(),
-        action: RowAction::Error,
-        detail: detail.into(),
-    }
 }
 
 fn draft(columns: &[String], record: &csv::Record) -> Result<Draft, RowReport> {
@@ -266,10 +259,12 @@ mod tests {
 
     #[test]
     fn duplicate_ids_point_at_the_first_line() {
-        let rows = parse("id,name\nSF-1,a\nsf-1,b\n").unwrap();
+        // The id column need not come first: the error names the device, not the name.
+        let rows = parse("name,id\na,SF-1\nb,sf-1\n").unwrap();
         assert!(rows[0].is_ok());
         let e = rows[1].as_ref().unwrap_err();
         assert!(e.detail.contains("line 2"), "{}", e.detail);
+        assert_eq!(e.id, "SF-1");
     }
 
     #[test]

@@ -91,7 +91,11 @@ pub async fn register_device(
                     device: id.to_string(),
                     org: owner,
                     kind: "device_registered",
-                    message: format!("registered {id} {:?}", fields.name),
+                    message: format!(
+                        "registered {id} {:?}{}",
+                        fields.name,
+                        ssr::located_at(location.as_ref())
+                    ),
                 }],
             )
             .await?;
@@ -395,6 +399,12 @@ pub(crate) mod ssr {
         }
     }
 
+    /// ", at LAT, LON" for an audit message, or nothing.
+    pub fn located_at(at: Option<&Coordinates>) -> String {
+        at.map(|c| format!(", at {:.5}, {:.5}", c.lat, c.lon))
+            .unwrap_or_default()
+    }
+
     pub fn location(
         at: Coordinates,
         accuracy_m: Option<f64>,
@@ -639,7 +649,11 @@ pub(crate) mod ssr {
                         device: draft.id.to_string(),
                         org: owner.clone(),
                         kind: "device_registered",
-                        message: format!("import: registered {} {name:?}", draft.id),
+                        message: format!(
+                            "import: registered {} {name:?}{}",
+                            draft.id,
+                            located_at(draft.location.as_ref())
+                        ),
                     });
                     creates.push(NewDevice {
                         id: store::device_record(&draft.id),

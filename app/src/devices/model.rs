@@ -19,6 +19,18 @@ impl DeviceId {
         if is_particle {
             return Ok(Self(s.to_ascii_lowercase()));
         }
+        // Hex digits, letters and digits both, about 24 long: a Particle id with a digit
+        // dropped or doubled, not a serial (ours have letters past `f` or dashes).
+        let looks_particle = (20..=28).contains(&s.len())
+            && s.bytes().all(|b| b.is_ascii_hexdigit())
+            && s.bytes().any(|b| b.is_ascii_digit())
+            && s.bytes().any(|b| b.is_ascii_alphabetic());
+        if looks_particle {
+            return Err(AppError::validation(format!(
+                "{s:?} looks like a Particle id but has {} characters; a Particle id has 24",
+                s.len()
+            )));
+        }
         let is_serial = !s.is_empty()
             && s.len() <= 64
             && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
@@ -314,6 +326,29 @@ mod tests {
             DeviceId::parse(" sf-7-0042 ").unwrap().as_str(),
             "SF-7-0042"
         );
+    }
+
+    #[test]
+    fn a_fault_colours_the_marker_whatever_the_connection() {
+        use Connectivity::*;
+        assert_eq!(Marker::of(Online, None), Marker::Online);
+        assert_eq!(Marker::of(Offline, None), Marker::Offline);
+        assert_eq!(Marker::of(NeverSeen, None), Marker::Never);
+        for c in [Online, Offline, NeverSeen] {
+            assert_eq!(Marker::of(c, Some(17)), Marker::Fault);
+        }
+    }
+
+    #[test]
+    fn a_particle_id_one_digit_short_or_long_is_not_taken_for_a_serial() {
+        for typo in ["e00fce68ab12cd34ef56ab7", "e00fce68ab12cd34ef56ab788"] {
+            let message = DeviceId::parse(typo).unwrap_err().to_string();
+            assert!(message.contains("has 24"), "{typo}: {message}");
+        }
+        // Serials that are all hex digits but not Particle-like stay serials.
+        for serial in ["1234", "ABCDEF", "00000000000000000000000000000001"] {
+            assert!(DeviceId::parse(serial).is_ok(), "{serial}");
+        }
     }
 
     #[test]

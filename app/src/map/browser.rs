@@ -187,10 +187,12 @@ pub async fn current_position() -> Result<Fix, String> {
             })
         }
         Err(error) => {
-            let code = error
-                .dyn_ref::<web_sys::PositionError>()
-                .map(|e| e.code())
-                .unwrap_or(0);
+            // Read as a plain property: today's browsers throw a GeolocationPositionError,
+            // which web-sys' `PositionError` (the old name) does not match as a class.
+            let code = Reflect::get(&error, &JsValue::from_str("code"))
+                .ok()
+                .and_then(|c| c.as_f64())
+                .unwrap_or(0.0) as u16;
             Err(match code {
                 1 => "Location permission was denied. Allow it in the browser, or enter the coordinates instead.",
                 3 => "The browser took too long to find its location; try again outside, or enter the coordinates.",

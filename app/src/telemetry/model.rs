@@ -293,6 +293,31 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
+    fn the_resolution_is_the_finest_that_keeps_a_range_within_2000_points() {
+        let to = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap();
+        let auto = |span: Duration, fleet| Resolution::auto(to - span, to, fleet);
+        assert_eq!(auto(Duration::minutes(2_000), false), Some(Resolution::Raw));
+        assert_eq!(
+            auto(Duration::minutes(2_001), false),
+            Some(Resolution::Hour)
+        );
+        assert_eq!(
+            auto(Duration::hours(1), true),
+            Some(Resolution::Hour),
+            "fleets: no raw"
+        );
+        assert_eq!(auto(Duration::hours(2_000), false), Some(Resolution::Hour));
+        assert_eq!(auto(Duration::hours(2_001), false), Some(Resolution::Day));
+        assert_eq!(auto(Duration::days(365), true), Some(Resolution::Day));
+        assert_eq!(auto(Duration::days(2_000), false), Some(Resolution::Day));
+        assert_eq!(auto(Duration::days(2_001), false), None);
+        // Asked for, a resolution is held to the same limit.
+        assert!(Resolution::Raw.fits(to - Duration::minutes(2_000), to));
+        assert!(!Resolution::Raw.fits(to - Duration::minutes(2_001), to));
+        assert!(!Resolution::Hour.fits(to - Duration::days(90), to));
+    }
+
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
     }
