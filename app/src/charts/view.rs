@@ -438,7 +438,7 @@ fn colour(m: Metric) -> &'static str {
         Metric::Grid => "#3b82f6",
         Metric::Load => "#10b981",
         Metric::Rpm => "#a855f7",
-        Metric::DcBus => "#f97316",
+        Metric::DcBus => "#0891b2",
         Metric::Temperature => "#ef4444",
     }
 }
@@ -446,7 +446,9 @@ fn colour(m: Metric) -> &'static str {
 #[cfg(feature = "hydrate")]
 fn draw(div: &web_sys::HtmlDivElement, data: &ChartData) {
     use charming::component::{Axis, Grid, Legend, Title};
-    use charming::element::{AreaStyle, AxisLabel, AxisType, TextStyle, Tooltip, Trigger};
+    use charming::element::{
+        AreaStyle, AxisLabel, AxisType, SplitLine, TextStyle, Tooltip, Trigger,
+    };
     use charming::series::{Bar, Line};
     use charming::Chart;
 
@@ -549,12 +551,14 @@ fn draw(div: &web_sys::HtmlDivElement, data: &ChartData) {
             );
         for (i, unit) in units.iter().enumerate() {
             let side = if i % 2 == 0 { "left" } else { "right" };
+            // Grid lines from the first axis only: each axis' own would interleave.
             chart = chart.y_axis(
                 Axis::new()
                     .type_(AxisType::Value)
                     .name(*unit)
                     .position(side)
                     .offset((step * (i / 2) as i64) as f64)
+                    .split_line(SplitLine::new().show(i == 0))
                     .axis_label(label()),
             );
         }
