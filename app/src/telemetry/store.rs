@@ -646,40 +646,11 @@ pub async fn fleet_series(
              GROUP BY start ORDER BY start"
         }
     };
-    let devices = match &scope {
-        Some(orgs) => crate::devices::store::ids_in(db, orgs).await?,
-        None => Vec::new(),
-    };
-    let read = |from: DateTime<Utc>, to: DateTime<Utc>| {
-        let (db, all, devices) = (db.clone(), scope.is_none(), devices.clone());
-        async move {
-            let mut response = db
-                .query(sql)
-                .bind(("from", Datetime::from(from)))
-                .bind(("to", Datetime::from(to)))
-                .bind(("all", all))
-                .bind(("devices", devices))
-                .await
-                .and_then(|r| r.check())
-                .map_err(internal("fleet series"))?;
-            let buckets: Vec<FleetBucket> = response.take(0).map_err(internal("fleet series"))?;
-            Ok::<_, AppError>(buckets)
-        }
-    };
-    // Two halves of the range at once, one per core (as `read_samples_split`), split on
-    // the hour. A local day's rows may fall in both halves: its buckets are merged.
-    let mid = super::rollup::hour_start(from + (to - from) / 2, &chrono_tz::UTC);
-    let buckets = if to - from >= chrono::Duration::hours(12) && mid > from {
-        let later = tokio::spawn(read(mid, to));
-        let mut buckets = read(from, mid).await?;
-        let later = later
-            .await
-            .map_err(|e| AppError::internal("fleet series", e))??;
+    // A local day's rows may fall in both halves: its buckets are merged.
+    let (mut buckets, later) = read_fleet_rows::<FleetBucket>(db, sql, &scope, from, to).await?;
+    if !later.is_empty() {
         merge_buckets(&mut buckets, later);
-        buckets
-    } else {
-        read(from, to).await?
-    };
+    }
     Ok(Series {
         device: None,
         resolution,
@@ -697,6 +668,50 @@ pub async fn fleet_series(
             })
             .collect(),
     })
+}
+
+/// The rows `sql` selects from the devices of `scope` (`None`: all) in `[from, to)`, binding
+/// `$from`, `$to`, `$all` and `$devices`. A range of 12 h or more is read as two halves at
+/// once, one per core (as `read_samples_split`), split on the hour: the earlier half's rows
+/// first, the later half's second (empty for a shorter range).
+async fn read_fleet_rows<T: SurrealValue + Send + 'static>(
+    db: &Db,
+    sql: &'static str,
+    scope: &Option<Vec<RecordId>>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<(Vec<T>, Vec<T>)> {
+    let devices = match scope {
+        Some(orgs) => crate::devices::store::ids_in(db, orgs).await?,
+        None => Vec::new(),
+    };
+    let read = |from: DateTime<Utc>, to: DateTime<Utc>| {
+        let (db, all, devices) = (db.clone(), scope.is_none(), devices.clone());
+        async move {
+            let mut response = db
+                .query(sql)
+                .bind(("from", Datetime::from(from)))
+                .bind(("to", Datetime::from(to)))
+                .bind(("all", all))
+                .bind(("devices", devices))
+                .await
+                .and_then(|r| r.check())
+                .map_err(internal("fleet series"))?;
+            let rows: Vec<T> = response.take(0).map_err(internal("fleet series"))?;
+            Ok::<_, AppError>(rows)
+        }
+    };
+    let mid = super::rollup::hour_start(from + (to - from) / 2, &chrono_tz::UTC);
+    if to - from >= chrono::Duration::hours(12) && mid > from {
+        let later = tokio::spawn(read(mid, to));
+        let earlier = read(from, mid).await?;
+        let later = later
+            .await
+            .map_err(|e| AppError::internal("fleet series", e))??;
+        Ok((earlier, later))
+    } else {
+        Ok((read(from, to).await?, Vec::new()))
+    }
 }
 
 #[derive(Debug, SurrealValue)]
@@ -735,39 +750,8 @@ pub async fn fleet_stats_series(
         "SELECT start, date, count, solar_wh, grid_wh, load_wh, stats FROM rollup_hour
          WHERE start >= $from AND start < $to AND ($all OR device IN $devices)"
     };
-    let devices = match &scope {
-        Some(orgs) => crate::devices::store::ids_in(db, orgs).await?,
-        None => Vec::new(),
-    };
-    let read = |from: DateTime<Utc>, to: DateTime<Utc>| {
-        let (db, all, devices) = (db.clone(), scope.is_none(), devices.clone());
-        async move {
-            let mut response = db
-                .query(sql)
-                .bind(("from", Datetime::from(from)))
-                .bind(("to", Datetime::from(to)))
-                .bind(("all", all))
-                .bind(("devices", devices))
-                .await
-                .and_then(|r| r.check())
-                .map_err(internal("fleet series"))?;
-            let rows: Vec<FleetRow> = response.take(0).map_err(internal("fleet series"))?;
-            Ok::<_, AppError>(rows)
-        }
-    };
-    let mid = super::rollup::hour_start(from + (to - from) / 2, &chrono_tz::UTC);
-    let rows = if to - from >= chrono::Duration::hours(12) && mid > from {
-        let later = tokio::spawn(read(mid, to));
-        let mut rows = read(from, mid).await?;
-        rows.extend(
-            later
-                .await
-                .map_err(|e| AppError::internal("fleet series", e))??,
-        );
-        rows
-    } else {
-        read(from, to).await?
-    };
+    let (mut rows, later) = read_fleet_rows::<FleetRow>(db, sql, &scope, from, to).await?;
+    rows.extend(later);
     let mut index: HashMap<(Option<String>, Option<DateTime<Utc>>), usize> = HashMap::new();
     let mut buckets: Vec<StatsBucket> = Vec::new();
     for row in rows {
