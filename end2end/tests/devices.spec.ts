@@ -165,6 +165,31 @@ test.describe("without location permission", () => {
   });
 });
 
+test("a browser that cannot find its position, or takes too long, says so", async ({ page }) => {
+  // The browser's own answer, as a phone indoors gives it: position unavailable, then timeout.
+  await page.addInitScript(() => {
+    let calls = 0;
+    navigator.geolocation.getCurrentPosition = (_found, failed) => {
+      calls += 1;
+      failed!({ code: calls === 1 ? 2 : 3, message: "test" } as GeolocationPositionError);
+    };
+  });
+  await signIn(page, "dealer", "/fleet");
+  const first = (await fleetApi(page, "q=laramie+well")).rows[0];
+  await page.goto(`/devices/${first.id}`);
+  await hydrated(page);
+  await page.getByRole("button", { name: "Use my location" }).click();
+  await expect(
+    page.getByRole("alert").filter({ hasText: "could not find its location; enter the coordinates" }),
+  ).toBeVisible();
+  await page.getByRole("button", { name: "Use my location" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "took too long" })).toBeVisible();
+  await page.getByLabel("Latitude").fill("40.75");
+  await page.getByLabel("Longitude").fill("-104.25");
+  await page.getByRole("button", { name: "Save location" }).click();
+  await expect(page.getByTestId("location-text")).toContainText("40.75000, -104.25000");
+});
+
 test("a CSV import previews every row, skips the bad one and imports the rest", async ({
   page,
 }) => {
